@@ -1,0 +1,1 @@
+"""Portable CPU hash kernels compiled with numba."""

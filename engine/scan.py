@@ -1,0 +1,260 @@
+"""One compiled pass over an encoded batch: receipt boundaries and columns.
+
+The batch is the canonical encoding: a msgpack array of receipts, each an
+array ``[tag, field, ...]`` (see receipts.py). The scanner walks it once,
+bounded by the buffer's length, checks every element's msgpack type against
+the receipt's schema, and writes each receipt's offset and length and its
+column values. It allocates only the output columns, sized by a receipt count
+that is first checked against the bytes present, so a length prefix claiming
+billions of receipts is refused before any allocation.
+
+The schema comes from the Structs in receipts.py, turned into small tables
+(one row per kind: a field code and a column destination per element).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+import numba
+import numpy as np
+
+from engine.receipts import KINDS, U32, U64, Blob, Hash32, KindSpec
+
+# Field codes: the msgpack shapes the scanner accepts for a schema element.
+F_U64, F_U32, F_BOOL, F_STR, F_OPT_STR, F_BIN, F_BIN32, F_OPT_BIN32 = range(8)
+FIELD_CODE_BY_TYPE: Final = {
+    U64: F_U64,
+    U32: F_U32,
+    bool: F_BOOL,
+    str: F_STR,
+    str | None: F_OPT_STR,
+    Blob: F_BIN,
+    Hash32: F_BIN32,
+    Hash32 | None: F_OPT_BIN32,
+}
+
+# Column destinations of a field's value (or of its byte length for strings).
+(
+    D_NONE, D_HEIGHT, D_QUANTITY, D_VALUE, D_ID0, D_ID1, D_EXTRA,
+    D_SIGNATURE, D_NONCE, D_VERIFIED,
+) = range(10)  # fmt: skip
+
+# Scan status codes, reported with the receipt index and element position.
+(
+    OK, E_TRUNCATED, E_NOT_ARRAY, E_ARITY, E_KIND, E_TYPE, E_RANGE, E_LENGTH,
+    E_TRAILING,
+) = range(9)  # fmt: skip
+STATUS_TEXT: Final = {
+    E_TRUNCATED: "input is truncated",
+    E_NOT_ARRAY: "expected a msgpack array",
+    E_ARITY: "wrong number of fields for this receipt type",
+    E_KIND: "unknown receipt type tag",
+    E_TYPE: "wrong type",
+    E_RANGE: "integer out of range",
+    E_LENGTH: "must be exactly 32 bytes",
+    E_TRAILING: "trailing bytes after the receipt array",
+}
+
+MAX_FIELDS: Final = 16
+HASH_LEN: Final = 32
+U32_LIMIT: Final = np.uint64(0xFFFFFFFF)
+
+# msgpack format bytes used below (msgpack spec, "Formats").
+NIL, FALSE, TRUE = 0xC0, 0xC2, 0xC3
+BIN8, BIN16, BIN32 = 0xC4, 0xC5, 0xC6
+UINT8, UINT16, UINT32, UINT64 = 0xCC, 0xCD, 0xCE, 0xCF
+INT8, INT64 = 0xD0, 0xD3
+FIXSTR, FIXSTR_MAX, STR8, STR16, STR32 = 0xA0, 0xBF, 0xD9, 0xDA, 0xDB
+FIXARRAY, FIXARRAY_MAX, ARRAY16, ARRAY32 = 0x90, 0x9F, 0xDC, 0xDD
+POSITIVE_FIXINT_MAX, NEGATIVE_FIXINT = 0x7F, 0xE0
+
+
+def _schema_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    codes = np.full((len(KINDS), MAX_FIELDS), -1, dtype=np.int8)
+    dests = np.zeros((len(KINDS), MAX_FIELDS), dtype=np.int8)
+    arity = np.zeros(len(KINDS), dtype=np.int64)
+    for spec in KINDS:
+        fields = msgspec.structs.fields(spec.cls)
+        arity[spec.code] = len(fields)
+        for j, field in enumerate(fields):
+            codes[spec.code, j] = FIELD_CODE_BY_TYPE[field.type]
+            dests[spec.code, j] = _destination(spec, field.name)
+    return codes, dests, arity
+
+
+def _destination(spec: KindSpec, name: str) -> int:
+    roles = {
+        "block_height": D_HEIGHT,
+        spec.quantity: D_QUANTITY,
+        spec.value: D_VALUE,
+        spec.identities[0]: D_ID0,
+        spec.identities[1]: D_ID1,
+        spec.signature: D_SIGNATURE,
+        "signature_nonce": D_NONCE,
+    }
+    if spec.extra_string:
+        roles[spec.extra_string] = D_EXTRA
+    if spec.verified:
+        roles[spec.verified] = D_VERIFIED
+    return roles.get(name, D_NONE)
+
+
+CODES, DESTS, ARITY = _schema_tables()
+
+
+@numba.njit(cache=True, nogil=True)
+def _be(buf, pos, nbytes):
+    value = np.uint64(0)
+    for k in range(nbytes):
+        value = (value << np.uint64(8)) | np.uint64(buf[pos + k])
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _array_header(buf, pos, end):
+    """(status, element count, position after the header)."""
+    if pos >= end:
+        return E_TRUNCATED, 0, pos
+    b = buf[pos]
+    if FIXARRAY <= b <= FIXARRAY_MAX:
+        return OK, np.int64(b - FIXARRAY), pos + 1
+    width = 2 if b == ARRAY16 else 4 if b == ARRAY32 else 0
+    if width == 0:
+        return E_NOT_ARRAY, 0, pos
+    if pos + 1 + width > end:
+        return E_TRUNCATED, 0, pos
+    return OK, np.int64(_be(buf, pos + 1, width)), pos + 1 + width
+
+
+@numba.njit(cache=True, nogil=True)
+def _uint(buf, pos, end):
+    """(status, value, position after it) of an unsigned integer."""
+    b = buf[pos]
+    if b <= POSITIVE_FIXINT_MAX:
+        return OK, np.uint64(b), pos + 1
+    if UINT8 <= b <= UINT64:
+        width = 1 << (b - UINT8)
+        if pos + 1 + width > end:
+            return E_TRUNCATED, np.uint64(0), pos
+        return OK, _be(buf, pos + 1, width), pos + 1 + width
+    if b >= NEGATIVE_FIXINT or INT8 <= b <= INT64:
+        return E_RANGE, np.uint64(0), pos
+    return E_TYPE, np.uint64(0), pos
+
+
+@numba.njit(cache=True, nogil=True)
+def _sized(buf, pos, end, want_str):
+    """(status, payload length, position after the payload) of a str or bin."""
+    b = buf[pos]
+    length = np.int64(-1)
+    head = 1
+    if want_str and FIXSTR <= b <= FIXSTR_MAX:
+        length = np.int64(b - FIXSTR)
+    elif (want_str and STR8 <= b <= STR32) or (not want_str and BIN8 <= b <= BIN32):
+        width = 1 << (b - (STR8 if want_str else BIN8))
+        if pos + 1 + width > end:
+            return E_TRUNCATED, 0, pos
+        length = np.int64(_be(buf, pos + 1, width))
+        head = 1 + width
+    if length < 0:
+        return E_TYPE, 0, pos
+    if pos + head + length > end:
+        return E_TRUNCATED, 0, pos
+    return OK, length, pos + head + length
+
+
+@numba.njit(cache=True, nogil=True)
+def _element(buf, pos, end, code):
+    """(status, value or byte length, position after) of one schema element."""
+    if pos >= end:
+        return E_TRUNCATED, np.uint64(0), pos
+    b = buf[pos]
+    if b == NIL and (code == F_OPT_STR or code == F_OPT_BIN32):
+        return OK, np.uint64(0), pos + 1
+    if code == F_U64 or code == F_U32:
+        status, value, after = _uint(buf, pos, end)
+        if status == OK and code == F_U32 and value > U32_LIMIT:
+            status = E_RANGE
+        return status, value, after
+    if code == F_BOOL:
+        if b == TRUE or b == FALSE:
+            return OK, np.uint64(b == TRUE), pos + 1
+        return E_TYPE, np.uint64(0), pos
+    want_str = code == F_STR or code == F_OPT_STR
+    status, length, after = _sized(buf, pos, end, want_str)
+    if status == OK and (code == F_BIN32 or code == F_OPT_BIN32) and length != HASH_LEN:
+        status = E_LENGTH
+    return status, np.uint64(length), after
+
+
+@numba.njit(cache=True, nogil=True)
+def _receipt(buf, pos, end, i, codes, dests, arity, cols, err):
+    """Scan receipt i at pos into the columns; return the position after it."""
+    status, count, pos = _array_header(buf, pos, end)
+    if status == OK and (count == 0 or pos >= end):
+        status = E_TRUNCATED if count else E_ARITY
+    if status == OK:
+        status, tag, pos = _uint(buf, pos, end)
+        if status != OK or tag >= np.uint64(codes.shape[0]):
+            status = E_KIND
+    if status != OK:
+        err[0], err[1], err[2] = status, i, 0
+        return pos
+    kind = np.int64(tag)
+    if count - 1 != arity[kind]:
+        err[0], err[1], err[2] = E_ARITY, i, 0
+        return pos
+    cols[0, i] = kind
+    for j in range(arity[kind]):
+        status, value, pos = _element(buf, pos, end, codes[kind, j])
+        if status != OK:
+            err[0], err[1], err[2] = status, i, j + 1
+            return pos
+        dest = dests[kind, j]
+        if dest != D_NONE:
+            cols[dest, i] = value
+    return pos
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(buf, start, codes, dests, arity, offsets, lengths, cols, err):
+    end = buf.shape[0]
+    pos = start
+    for i in range(offsets.shape[0]):
+        offsets[i] = pos
+        pos = _receipt(buf, pos, end, i, codes, dests, arity, cols, err)
+        if err[0] != OK:
+            return
+        lengths[i] = pos - offsets[i]
+    if pos != end:
+        err[0], err[1], err[2] = E_TRAILING, -1, 0
+
+
+def count_receipts(buf: np.ndarray) -> tuple[int, int, int]:
+    """(status, receipt count, offset of the first receipt) of a batch."""
+    status, count, start = _array_header(buf, 0, buf.shape[0])
+    # Every receipt takes at least one byte: a larger count cannot be honest.
+    if status == OK and count > buf.shape[0] - start:
+        status = E_TRUNCATED
+    return int(status), int(count), int(start)
+
+
+N_COLUMNS: Final = 10
+
+
+def scan(buf: np.ndarray, count: int, start: int) -> tuple[np.ndarray, ...]:
+    """Scan `count` receipts from `start`: (offsets, lengths, cols, err).
+
+    cols is a (N_COLUMNS, count) uint64 array indexed by the D_* codes (row 0
+    holds the kind); err is [status, receipt index, element position].
+    """
+    offsets = np.zeros(count, dtype=np.int64)
+    lengths = np.zeros(count, dtype=np.int64)
+    cols = np.zeros((N_COLUMNS, count), dtype=np.uint64)
+    err = np.zeros(3, dtype=np.int64)
+
+    _scan(buf, start, CODES, DESTS, ARITY, offsets, lengths, cols, err)
+
+    return offsets, lengths, cols, err

@@ -1,0 +1,163 @@
+"""Column-wise validation: a per-receipt error bit mask and its error list.
+
+Every rule is a vectorised operation over the columns; no Python code runs
+per receipt. Each mask bit pairs a rule with the slot of the field it blames,
+so the error list (index, field, rule) is read back from the mask alone, and
+a device backend that writes the same mask yields the same report.
+
+Budgets are prefix sums: the receipt whose running count, byte end or verify
+units first pass a budget is flagged, and so is every receipt after it; the
+receipts before it fit, which is what lets a node keep the rest pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+import numpy as np
+
+from engine import limits
+from engine.columns import Columns
+from engine.receipts import KINDS
+
+# Mask bits, in the order errors are listed for one receipt.
+(
+    TOO_MANY, TOO_LARGE, VERIFY_BUDGET, HEIGHT_MISMATCH, EMPTY_ID0, EMPTY_ID1,
+    LONG_ID0, LONG_ID1, LONG_EXTRA, ZERO_QUANTITY, ZERO_VALUE, EMPTY_SIGNATURE,
+    MALFORMED_SIGNATURE,
+) = range(13)  # fmt: skip
+MASK_DTYPE: Final = np.uint16
+# Rules that depend on a receipt's place in the batch, not on the receipt:
+# a receipt failing only these is sound and can wait for the next block.
+BUDGET_BITS: Final = MASK_DTYPE(
+    (1 << TOO_MANY) | (1 << TOO_LARGE) | (1 << VERIFY_BUDGET)
+)
+
+KIND_STORAGE, KIND_COMPUTE, KIND_ENERGY, KIND_AD = range(4)
+
+# bit -> (rule name, field slot); a slot names the blamed field per kind.
+BIT_RULES: Final = {
+    TOO_MANY: ("too_many_receipts", "receipts"),
+    TOO_LARGE: ("receipts_too_large", "receipts"),
+    VERIFY_BUDGET: ("verify_budget_exceeded", "receipts"),
+    HEIGHT_MISMATCH: ("block_height_mismatch", "block_height"),
+    EMPTY_ID0: ("empty_string_field", "id0"),
+    EMPTY_ID1: ("empty_string_field", "id1"),
+    LONG_ID0: ("string_field_too_long", "id0"),
+    LONG_ID1: ("string_field_too_long", "id1"),
+    LONG_EXTRA: ("string_field_too_long", "extra"),
+    ZERO_QUANTITY: ("zero_value", "quantity"),
+    ZERO_VALUE: ("zero_value", "value"),
+    EMPTY_SIGNATURE: ("empty_signature", "signature"),
+    MALFORMED_SIGNATURE: ("malformed_signature", "signature"),
+}
+MALFORMED: Final = "malformed"
+
+
+class ValidationIssue(msgspec.Struct, frozen=True):
+    """One failed rule: which receipt, which field, which rule."""
+
+    index: int | None
+    field: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    mask: np.ndarray
+    errors: list[ValidationIssue]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def unsound(self) -> list[ValidationIssue]:
+        """Errors that no later block would cure (all but the budgets)."""
+        budget_rules = {
+            BIT_RULES[bit][0] for bit in (TOO_MANY, TOO_LARGE, VERIFY_BUDGET)
+        }
+        return [issue for issue in self.errors if issue.rule not in budget_rules]
+
+    def fitting(self) -> int:
+        """How many leading receipts fit the block's budgets."""
+        over = np.flatnonzero(self.mask & BUDGET_BITS)
+        return int(over[0]) if over.size else self.mask.shape[0]
+
+
+def verify_units(cols: Columns) -> np.ndarray:
+    """Verification cost of each receipt (see limits.py)."""
+    kind, quantity = cols.kind, cols.quantity
+    extra = np.zeros(cols.count, dtype=np.uint64)
+    storage = np.minimum(
+        quantity // limits.STORAGE_BYTES_PER_UNIT, limits.STORAGE_MAX_EXTRA
+    )
+    ad = np.minimum(quantity // limits.AD_IMPRESSIONS_PER_UNIT, limits.AD_MAX_EXTRA)
+    compute = limits.COMPUTE_EXTRA + limits.COMPUTE_VERIFIED_EXTRA * cols.verified
+    extra = np.where(kind == KIND_STORAGE, storage, extra)
+    extra = np.where(kind == KIND_COMPUTE, compute, extra)
+    extra = np.where(kind == KIND_ENERGY, limits.ENERGY_EXTRA, extra)
+    extra = np.where(kind == KIND_AD, ad, extra)
+    return extra + limits.VERIFY_BASE
+
+
+def check_columns(cols: Columns, height: int) -> np.ndarray:
+    """The per-receipt error mask of every rule (the CPU reference)."""
+    mask = np.zeros(cols.count, dtype=MASK_DTYPE)
+
+    def flag(bit: int, failed: np.ndarray) -> None:
+        mask[failed] |= MASK_DTYPE(1 << bit)
+
+    flag(TOO_MANY, np.arange(cols.count) >= limits.MAX_RECEIPTS)
+    flag(TOO_LARGE, cols.ends > limits.MAX_BLOCK_BYTES)
+    flag(VERIFY_BUDGET, np.cumsum(verify_units(cols)) > limits.MAX_VERIFY_UNITS)
+    flag(HEIGHT_MISMATCH, cols.height != np.uint64(height))
+
+    flag(EMPTY_ID0, cols.id0_len == 0)
+    flag(EMPTY_ID1, cols.id1_len == 0)
+    flag(LONG_ID0, cols.id0_len > limits.MAX_STRING_BYTES)
+    flag(LONG_ID1, cols.id1_len > limits.MAX_STRING_BYTES)
+    flag(LONG_EXTRA, cols.extra_len > limits.MAX_STRING_BYTES)
+
+    flag(ZERO_QUANTITY, cols.quantity == 0)
+    flag(ZERO_VALUE, cols.value == 0)
+    flag(EMPTY_SIGNATURE, cols.signature_len == 0)
+    signed = cols.signature_len != 0
+    flag(MALFORMED_SIGNATURE, signed & (cols.signature_len != limits.SIGNATURE_BYTES))
+    return mask
+
+
+def report(cols: Columns, mask: np.ndarray) -> ValidationReport:
+    """Read the error list back from a mask, ordered by receipt then rule."""
+    found = []
+    for bit, (rule, slot) in BIT_RULES.items():
+        for index in np.flatnonzero(mask & MASK_DTYPE(1 << bit)):
+            found.append((int(index), bit, rule, slot))
+    found.sort()
+    kinds = cols.kind
+    errors = [
+        ValidationIssue(index, _field(int(kinds[index]), slot), rule)
+        for index, _bit, rule, slot in found
+    ]
+    return ValidationReport(mask, errors)
+
+
+def malformed(index: int | None, field: str) -> ValidationReport:
+    """The report of input that does not decode."""
+    issue = ValidationIssue(index, field or "receipts", MALFORMED)
+    return ValidationReport(np.zeros(0, dtype=MASK_DTYPE), [issue])
+
+
+def _field(kind: int, slot: str) -> str:
+    spec = KINDS[kind]
+    names = {
+        "id0": spec.identities[0],
+        "id1": spec.identities[1],
+        "extra": spec.extra_string or "",
+        "quantity": spec.quantity,
+        "value": spec.value,
+        "signature": spec.signature,
+    }
+    return names.get(slot, slot)
