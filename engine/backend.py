@@ -16,9 +16,9 @@ from typing import Final
 
 import numpy as np
 
-from engine import validation
+from engine import merkle, validation
 from engine.columns import Columns
-from engine.encoding import HostAlloc
+from engine.encoding import EncodedBatch, HostAlloc
 from engine.errors import BackendUnavailable
 from engine.search import KERNELS, SearchJob, SearchResult, check_range, confirm
 
@@ -46,6 +46,10 @@ class Backend(ABC):
     @abstractmethod
     def check_columns(self, cols: Columns, height: int) -> np.ndarray:
         """The per-receipt error mask, bit for bit the CPU reference's."""
+
+    def receipts_root(self, batch: EncodedBatch) -> bytes:
+        """The batch's receipts root (see merkle.py); CPU unless overridden."""
+        return merkle.receipts_root(batch)
 
     def host_alloc(self) -> HostAlloc | None:
         """A factory for the batch buffer (pinned memory on a GPU), or None."""
@@ -79,7 +83,7 @@ class CpuBackend(Backend):
 
     def search(self, job: SearchJob, start: int, count: int) -> SearchResult:
         check_range(job, start, count)
-        parts = _split(start, count, self.threads)
+        parts = split_range(start, count, self.threads)
         flags = np.zeros(len(parts), dtype=np.uint8)
         kernel, mid, target = KERNELS[job.algo], job.midstate, job.target_bytes
 
@@ -102,9 +106,14 @@ class CpuBackend(Backend):
         self._pool.shutdown(wait=True)
 
 
-def _split(start: int, count: int, threads: int) -> list[tuple[int, int]]:
-    """Contiguous sub-ranges in nonce order, one per worker."""
-    workers = max(1, min(threads, count // MIN_NONCES_PER_THREAD))
+def split_range(
+    start: int, count: int, workers: int, minimum: int = MIN_NONCES_PER_THREAD
+) -> list[tuple[int, int]]:
+    """Contiguous (start, count) sub-ranges in nonce order, one per worker.
+
+    A worker gets at least `minimum` nonces, so small ranges use fewer.
+    """
+    workers = max(1, min(workers, count // minimum))
     size, rest = divmod(count, workers)
     parts, lo = [], start
     for worker in range(workers):

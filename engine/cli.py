@@ -8,8 +8,11 @@ Errors the user can fix print one line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +21,7 @@ from typing import Any, Final
 import msgspec
 import numpy as np
 
-from engine import __version__, pipeline
+from engine import __version__, bench, feeds, gpu, pipeline
 from engine import target as targets
 from engine.backend import BACKEND_CHOICES, select_backend
 from engine.block import verify_block
@@ -34,6 +37,8 @@ from engine.errors import (
     ReceiptError,
     TargetError,
 )
+from engine.exporter import DEFAULT_ADDR, Exporter
+from engine.feeds import FolderFeed, LoadGenerator, StdinFeed
 from engine.header import (
     HASH_LEN,
     SPECS,
@@ -43,9 +48,13 @@ from engine.header import (
     parse_display_hash,
     parse_header,
 )
+from engine.markets import MarketQueues
+from engine.metrics import NodeMetrics
 from engine.miner import MineOutcome, mine
+from engine.node import Node, NodeConfig, verify_chain
 from engine.receipt_files import load_receipts, read_file, write_receipts
 from engine.receipts import KINDS
+from engine.store import Store
 from engine.validation import ValidationReport, malformed
 
 log = logging.getLogger("engine")
@@ -56,6 +65,8 @@ DEFAULT_HEIGHT: Final = 1
 # About a few seconds on a laptop CPU for each algorithm's demo block.
 DEFAULT_DIFFICULTY_BITS: Final = {Algo.BLAKE3: 25, Algo.SHA256D: 23}
 BITCOIN_HEADER_LEN: Final = SPECS[Algo.SHA256D].header_len
+DEFAULT_LOAD: Final = 25.0
+DEFAULT_NODE_BITS: Final = 20
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(commands)
     _validate_parser(commands)
     _verify_parser(commands)
+    _bench_parser(commands)
+    _devices_parser(commands)
+    _node_parser(commands)
     return parser
 
 
@@ -176,10 +190,76 @@ def _validate_parser(commands: Any) -> None:
 
 
 def _verify_parser(commands: Any) -> None:
-    p = commands.add_parser("verify", help="re-check a sealed block file")
-    p.add_argument("block", type=Path)
+    p = commands.add_parser("verify", help="re-check a block file, or a whole chain")
+    p.add_argument("block", type=Path, nargs="?")
+    p.add_argument(
+        "--db", type=Path, help="verify every block and link of a node's chain"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_verify)
+
+
+def _node_parser(commands: Any) -> None:
+    p = commands.add_parser("node", help="run the node: drain, validate, mine, store")
+    p.add_argument("--db", type=Path, default=Path("node.db"))
+    p.add_argument(
+        "--metrics-addr",
+        default=DEFAULT_ADDR,
+        metavar="HOST:PORT",
+        help="/metrics, /healthz, /summary (default %(default)s)",
+    )
+    p.add_argument("--algo", choices=[a.value for a in Algo], default="blake3")
+    _target_options(p)
+    _backend_options(p)
+    p.add_argument(
+        "--block-time",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="target block time for the retarget (default %(default)s)",
+    )
+    p.add_argument("--no-retarget", action="store_true")
+    feed = p.add_mutually_exclusive_group()
+    feed.add_argument(
+        "--load",
+        type=float,
+        default=DEFAULT_LOAD,
+        metavar="N",
+        help="generated receipts per second per market (default %(default)s)",
+    )
+    feed.add_argument(
+        "--watch",
+        type=Path,
+        metavar="DIR",
+        help="take receipt files dropped into DIR instead",
+    )
+    feed.add_argument(
+        "--stdin",
+        action="store_true",
+        help="take JSON lines from stdin; acks go to stdout",
+    )
+    p.add_argument("--max-blocks", type=_natural, default=None)
+    p.add_argument("--json", action="store_true", help="final summary as JSON")
+    p.set_defaults(run=run_node)  # fmt: skip
+
+
+def _bench_parser(commands: Any) -> None:
+    p = commands.add_parser("bench", help="hash rates and validation throughput")
+    p.add_argument("--backend", choices=("all", "cpu", "cuda"), default="all")
+    p.add_argument(
+        "--max-receipts",
+        type=_natural,
+        default=10**7,
+        help="largest validation batch (default %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_bench)  # fmt: skip
+
+
+def _devices_parser(commands: Any) -> None:
+    p = commands.add_parser("devices", help="list the NVIDIA GPUs the engine can use")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_devices)
 
 
 def run_mine(args: argparse.Namespace) -> int:
@@ -427,6 +507,10 @@ def _print_report(
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if (args.block is None) == (args.db is None):
+        raise InputError("verify takes a block file or --db PATH (one of them).")
+    if args.db is not None:
+        return _verify_db(args)
     data = read_file(args.block)
     try:
         verified = verify_block(data)
@@ -449,6 +533,138 @@ def run_verify(args: argparse.Namespace) -> int:
         f"hash {body['hash']}"
     )
     _emit(body, args.json, text)
+    return EXIT_OK
+
+
+def _verify_db(args: argparse.Namespace) -> int:
+    if not args.db.is_file():
+        raise InputError(f"no chain database at {args.db}.")
+    store = Store(args.db)
+    try:
+        blocks, receipts = verify_chain(store)
+    except BlockInvalid as exc:
+        _emit({"valid": False, "reason": str(exc)}, args.json, f"INVALID: {exc}")
+        return EXIT_FAILED
+    finally:
+        store.close()
+    body = {"valid": True, "blocks": blocks, "receipts": receipts}
+    _emit(body, args.json, f"valid chain: {blocks:,} blocks, {receipts:,} receipts")
+    return EXIT_OK
+
+
+def run_node(args: argparse.Namespace) -> int:
+    algo = Algo(args.algo)
+    explicit = _explicit_target(args)
+    bits = targets.HASH_BITS - explicit.bit_length() if explicit else DEFAULT_NODE_BITS
+    config = NodeConfig(
+        algo=algo, difficulty_bits=float(bits), block_time=args.block_time,
+        retarget=not args.no_retarget, max_blocks=args.max_blocks,
+    )  # fmt: skip
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    store = Store(args.db)
+    with select_backend(args.backend, args.devices) as backend:
+        metrics = NodeMetrics()
+        node = Node(store, MarketQueues(store, metrics), backend, metrics, config)
+        exporter = Exporter(
+            args.metrics_addr, metrics.registry, node.summary, node.alive
+        )
+        _start_feed(args, node, stop)
+        try:
+            node.run(stop)
+        finally:
+            exporter.close()
+            store.close()
+    summary = node.summary()
+    out = sys.stderr if args.stdin else sys.stdout
+    print(
+        msgspec.json.encode(summary).decode() if args.json else _node_text(summary),
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _start_feed(args: argparse.Namespace, node: Node, stop: threading.Event) -> None:
+    if args.watch is not None:
+        if not args.watch.is_dir():
+            raise InputError(f"--watch needs a folder; {args.watch} is not one.")
+        feed = FolderFeed(node.queues, args.watch, stop).run
+    elif args.stdin:
+        feed = StdinFeed(node.queues, stop).run
+    else:
+        feed = LoadGenerator(node.queues, args.load, stop).run
+    feeds.start(feed, "engine-feed")
+
+
+def _node_text(s: dict[str, Any]) -> str:
+    rates = ", ".join(f"{k} {rate(v)}" for k, v in s["hash_rate"].items())
+    pending = ", ".join(f"{k} {v:,}" for k, v in s["pending"].items())
+    return "node stopped\n" + table(
+        [
+            ("height", str(s["height"])),
+            ("sealed", f"{s['blocks_sealed']:,} blocks, {s['receipts']:,} receipts"),
+            ("rejected", f"{s['rejected']:,} receipts"),
+            ("pending", pending),
+            ("hash rate", rates),
+        ]
+    )
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    sizes = [10**k for k in range(3, 8) if 10**k <= max(args.max_receipts, 1_000)]
+    backends = bench.default_backends(args.backend)
+    note = (
+        (lambda text: print(f"  {text} ...", file=sys.stderr))
+        if not args.json
+        else None
+    )
+    try:
+        report = bench.run_bench(backends, sizes, note or (lambda _: None))
+    finally:
+        for backend in backends:
+            backend.close()
+    _emit(report.as_dict(), args.json, _bench_text(report))
+    return EXIT_OK
+
+
+def _bench_text(report: bench.BenchReport) -> str:
+    lines = [f"engine bench, {report.date}, {report.machine}"]
+    lines += [f"  {name}: {device}" for name, device in report.devices.items()]
+    lines.append("\nsearch     backend   rate          plain loop    ratio")
+    for s in report.search:
+        lines.append(
+            f"{s.algo:<10} {s.backend:<9} {rate(s.hashes_per_s):<13} "
+            f"{rate(s.plain_hashes_per_s):<13} {s.ratio:,.1f}x"
+        )
+    lines.append("\nvalidation backend   receipts      receipts/s    GB/s     of peak")
+    for v in report.validation:
+        share = (
+            f"{v.bandwidth_fraction:.0%}" if v.bandwidth_fraction is not None else "-"
+        )
+        lines.append(
+            f"{'':<10} {v.backend:<9} {v.receipts:<13,} {v.receipts_per_s:<13,.0f} "
+            f"{v.bytes_per_s / 1e9:<8.2f} {share}"
+        )
+    return "\n".join(lines)
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    found = gpu.list_devices()
+    if args.json:
+        reason = gpu.unavailable_reason()
+        devices = [dataclasses.asdict(d) for d in found]
+        print(msgspec.json.encode({"devices": devices, "reason": reason}).decode())
+        return EXIT_OK
+    if not found:
+        print(f"no GPU the engine can use: {gpu.unavailable_reason()}")
+        return EXIT_OK
+    for d in found:
+        print(
+            f"GPU {d.index}: {d.name}, {d.memory_bytes / 2**30:.0f} GiB, "
+            f"compute capability {d.compute_capability}, {d.multiprocessors} SMs"
+        )
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import blake3
 
 from engine.limits import SIGNATURE_BYTES
 from engine.receipts import (
+    KINDS,
     AdReceipt,
     ComputeReceipt,
     EnergyReceipt,
@@ -28,8 +29,13 @@ PROVIDERS: Final = 64
 def demo_receipts(count: int, height: int, seed: int = DEFAULT_SEED) -> list[Receipt]:
     """`count` valid receipts for block `height`, the four kinds in turn."""
     rng = random.Random(seed * 1_000_003 + height)
+    return [demo_receipt(rng, i % len(KINDS), i, height) for i in range(count)]
+
+
+def demo_receipt(rng: random.Random, kind: int, serial: int, height: int) -> Receipt:
+    """One valid receipt of `kind` (a KINDS code); `serial` makes its ids."""
     makers = (_storage, _compute, _energy, _ad)
-    return [makers[i % len(makers)](rng, i, height) for i in range(count)]
+    return makers[kind](rng, serial, height)
 
 
 def _signature(rng: random.Random) -> bytes:

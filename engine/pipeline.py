@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from engine import merkle
 from engine import target as targets
 from engine.backend import Backend
 from engine.block import Block
@@ -64,7 +63,7 @@ def candidate(
         # Bitcoin's header keeps whole seconds and a compact target.
         timestamp_ms -= timestamp_ms % MS_PER_S
         target = targets.round_to_compact(target)
-    root = merkle.receipts_root(block_batch)
+    root = backend.receipts_root(block_batch)
     header = Header(algo, HEADER_VERSION, height, prev_hash, root, timestamp_ms, target)
     return Candidate(block_batch, leftover, checked, header)
 

@@ -72,6 +72,11 @@ def parse_json(data: bytes) -> list[Receipt]:
     return [to_receipt(index, record) for index, record in enumerate(records)]
 
 
+def parse_record(index: int, text: str) -> Receipt:
+    """One JSON object (a JSON line) as a receipt."""
+    return to_receipt(index, _json_value(_utf8(text.encode()), f"record {index}"))
+
+
 def to_receipt(index: int, record: Any) -> Receipt:
     """One JSON record as a typed receipt; errors name index and field."""
     if not isinstance(record, dict):

@@ -105,64 +105,63 @@ CODES, DESTS, ARITY = _schema_tables()
 
 
 @numba.njit(cache=True, nogil=True)
-def _be(buf, pos, nbytes):
-    value = np.uint64(0)
-    for k in range(nbytes):
-        value = (value << np.uint64(8)) | np.uint64(buf[pos + k])
-    return value
-
-
-@numba.njit(cache=True, nogil=True)
-def _array_header(buf, pos, end):
-    """(status, element count, position after the header)."""
-    if pos >= end:
-        return E_TRUNCATED, 0, pos
-    b = buf[pos]
+def _array_head(b):
+    """(status, prefix bytes, immediate count) of an array's first byte."""
     if FIXARRAY <= b <= FIXARRAY_MAX:
-        return OK, np.int64(b - FIXARRAY), pos + 1
-    width = 2 if b == ARRAY16 else 4 if b == ARRAY32 else 0
-    if width == 0:
-        return E_NOT_ARRAY, 0, pos
-    if pos + 1 + width > end:
-        return E_TRUNCATED, 0, pos
-    return OK, np.int64(_be(buf, pos + 1, width)), pos + 1 + width
+        return OK, 0, b - FIXARRAY
+    if b == ARRAY16 or b == ARRAY32:
+        return OK, 2 if b == ARRAY16 else 4, 0
+    return E_NOT_ARRAY, 0, 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _uint(buf, pos, end):
-    """(status, value, position after it) of an unsigned integer."""
-    b = buf[pos]
+def _int_head(b):
+    """(status, payload bytes, immediate value) of an unsigned integer."""
     if b <= POSITIVE_FIXINT_MAX:
-        return OK, np.uint64(b), pos + 1
+        return OK, 0, b
     if UINT8 <= b <= UINT64:
-        width = 1 << (b - UINT8)
-        if pos + 1 + width > end:
-            return E_TRUNCATED, np.uint64(0), pos
-        return OK, _be(buf, pos + 1, width), pos + 1 + width
+        return OK, 1 << (b - UINT8), 0
     if b >= NEGATIVE_FIXINT or INT8 <= b <= INT64:
-        return E_RANGE, np.uint64(0), pos
-    return E_TYPE, np.uint64(0), pos
+        return E_RANGE, 0, 0
+    return E_TYPE, 0, 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _sized(buf, pos, end, want_str):
-    """(status, payload length, position after the payload) of a str or bin."""
-    b = buf[pos]
-    length = np.int64(-1)
-    head = 1
+def _sized_head(b, want_str):
+    """(status, length-prefix bytes, immediate length) of a str or bin."""
     if want_str and FIXSTR <= b <= FIXSTR_MAX:
-        length = np.int64(b - FIXSTR)
-    elif (want_str and STR8 <= b <= STR32) or (not want_str and BIN8 <= b <= BIN32):
-        width = 1 << (b - (STR8 if want_str else BIN8))
-        if pos + 1 + width > end:
-            return E_TRUNCATED, 0, pos
-        length = np.int64(_be(buf, pos + 1, width))
-        head = 1 + width
-    if length < 0:
-        return E_TYPE, 0, pos
-    if pos + head + length > end:
-        return E_TRUNCATED, 0, pos
-    return OK, length, pos + head + length
+        return OK, 0, b - FIXSTR
+    if want_str and STR8 <= b <= STR32:
+        return OK, 1 << (b - STR8), 0
+    if not want_str and BIN8 <= b <= BIN32:
+        return OK, 1 << (b - BIN8), 0
+    return E_TYPE, 0, 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _head(buf, pos, end, kind, code):
+    """(status, value, position after the head) of the element at pos.
+
+    kind 0 reads an array header, 1 an integer, 2 a str, 3 a bin; the value
+    is the count, the integer, or the payload length (not yet skipped).
+    """
+    if pos >= end:
+        return E_TRUNCATED, np.uint64(0), pos
+    b = buf[pos]
+    if kind == 0:
+        status, width, value = _array_head(b)
+    elif kind == 1:
+        status, width, value = _int_head(b)
+    else:
+        status, width, value = _sized_head(b, kind == 2)
+    if status != OK:
+        return status, np.uint64(0), pos
+    if pos + 1 + width > end:
+        return E_TRUNCATED, np.uint64(0), pos
+    result = np.uint64(value)
+    for k in range(width):
+        result = (result << np.uint64(8)) | np.uint64(buf[pos + 1 + k])
+    return OK, result, pos + 1 + width
 
 
 @numba.njit(cache=True, nogil=True)
@@ -173,49 +172,23 @@ def _element(buf, pos, end, code):
     b = buf[pos]
     if b == NIL and (code == F_OPT_STR or code == F_OPT_BIN32):
         return OK, np.uint64(0), pos + 1
-    if code == F_U64 or code == F_U32:
-        status, value, after = _uint(buf, pos, end)
-        if status == OK and code == F_U32 and value > U32_LIMIT:
-            status = E_RANGE
-        return status, value, after
     if code == F_BOOL:
         if b == TRUE or b == FALSE:
             return OK, np.uint64(b == TRUE), pos + 1
         return E_TYPE, np.uint64(0), pos
-    want_str = code == F_STR or code == F_OPT_STR
-    status, length, after = _sized(buf, pos, end, want_str)
-    if status == OK and (code == F_BIN32 or code == F_OPT_BIN32) and length != HASH_LEN:
+    if code == F_U64 or code == F_U32:
+        status, value, after = _head(buf, pos, end, 1, code)
+        if status == OK and code == F_U32 and value > U32_LIMIT:
+            status = E_RANGE
+        return status, value, after
+    is_str = code == F_STR or code == F_OPT_STR
+    status, length, after = _head(buf, pos, end, 2 if is_str else 3, code)
+    if status == OK and after + length > end:
+        status = E_TRUNCATED
+    hashed = code == F_BIN32 or code == F_OPT_BIN32
+    if status == OK and hashed and length != HASH_LEN:
         status = E_LENGTH
-    return status, np.uint64(length), after
-
-
-@numba.njit(cache=True, nogil=True)
-def _receipt(buf, pos, end, i, codes, dests, arity, cols, err):
-    """Scan receipt i at pos into the columns; return the position after it."""
-    status, count, pos = _array_header(buf, pos, end)
-    if status == OK and (count == 0 or pos >= end):
-        status = E_TRUNCATED if count else E_ARITY
-    if status == OK:
-        status, tag, pos = _uint(buf, pos, end)
-        if status != OK or tag >= np.uint64(codes.shape[0]):
-            status = E_KIND
-    if status != OK:
-        err[0], err[1], err[2] = status, i, 0
-        return pos
-    kind = np.int64(tag)
-    if count - 1 != arity[kind]:
-        err[0], err[1], err[2] = E_ARITY, i, 0
-        return pos
-    cols[0, i] = kind
-    for j in range(arity[kind]):
-        status, value, pos = _element(buf, pos, end, codes[kind, j])
-        if status != OK:
-            err[0], err[1], err[2] = status, i, j + 1
-            return pos
-        dest = dests[kind, j]
-        if dest != D_NONE:
-            cols[dest, i] = value
-    return pos
+    return status, length, after + np.int64(length)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -224,9 +197,28 @@ def _scan(buf, start, codes, dests, arity, offsets, lengths, cols, err):
     pos = start
     for i in range(offsets.shape[0]):
         offsets[i] = pos
-        pos = _receipt(buf, pos, end, i, codes, dests, arity, cols, err)
-        if err[0] != OK:
+        status, count, pos = _head(buf, pos, end, 0, 0)
+        if status == OK and count == 0:
+            status = E_ARITY
+        if status == OK:
+            status, tag, pos = _head(buf, pos, end, 1, F_U64)
+            if status != OK or tag >= np.uint64(codes.shape[0]):
+                status = E_KIND if status != E_TRUNCATED else status
+        if status == OK and count - np.uint64(1) != np.uint64(arity[tag]):
+            status = E_ARITY
+        if status != OK:
+            err[0], err[1], err[2] = status, i, 0
             return
+        kind = np.int64(tag)
+        cols[0, i] = kind
+        for j in range(arity[kind]):
+            status, value, pos = _element(buf, pos, end, codes[kind, j])
+            if status != OK:
+                err[0], err[1], err[2] = status, i, j + 1
+                return
+            dest = dests[kind, j]
+            if dest != D_NONE:
+                cols[dest, i] = value
         lengths[i] = pos - offsets[i]
     if pos != end:
         err[0], err[1], err[2] = E_TRAILING, -1, 0
@@ -234,7 +226,7 @@ def _scan(buf, start, codes, dests, arity, offsets, lengths, cols, err):
 
 def count_receipts(buf: np.ndarray) -> tuple[int, int, int]:
     """(status, receipt count, offset of the first receipt) of a batch."""
-    status, count, start = _array_header(buf, 0, buf.shape[0])
+    status, count, start = _head(buf, 0, buf.shape[0], 0, 0)
     # Every receipt takes at least one byte: a larger count cannot be honest.
     if status == OK and count > buf.shape[0] - start:
         status = E_TRUNCATED
