@@ -44,8 +44,8 @@ FIELD_CODE_BY_TYPE: Final = {
 # Scan status codes, reported with the receipt index and element position.
 (
     OK, E_TRUNCATED, E_NOT_ARRAY, E_ARITY, E_KIND, E_TYPE, E_RANGE, E_LENGTH,
-    E_TRAILING,
-) = range(9)  # fmt: skip
+    E_TRAILING, E_NONCANONICAL,
+) = range(10)  # fmt: skip
 STATUS_TEXT: Final = {
     E_TRUNCATED: "input is truncated",
     E_NOT_ARRAY: "expected a msgpack array",
@@ -55,6 +55,7 @@ STATUS_TEXT: Final = {
     E_RANGE: "integer out of range",
     E_LENGTH: "must be exactly 32 bytes",
     E_TRAILING: "trailing bytes after the receipt array",
+    E_NONCANONICAL: "not in canonical form (a longer msgpack encoding than needed)",
 }
 
 MAX_FIELDS: Final = 16
@@ -69,6 +70,7 @@ INT8, INT64 = 0xD0, 0xD3
 FIXSTR, FIXSTR_MAX, STR8, STR16, STR32 = 0xA0, 0xBF, 0xD9, 0xDA, 0xDB
 FIXARRAY, FIXARRAY_MAX, ARRAY16, ARRAY32 = 0x90, 0x9F, 0xDC, 0xDD
 POSITIVE_FIXINT_MAX, NEGATIVE_FIXINT = 0x7F, 0xE0
+FIXSTR_LEN, FIXARRAY_LEN = 32, 16  # lengths past the fix* forms
 
 
 def _schema_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,7 +163,27 @@ def _head(buf, pos, end, kind, code):
     result = np.uint64(value)
     for k in range(width):
         result = (result << np.uint64(8)) | np.uint64(buf[pos + 1 + k])
+    if result < _shortest_above(kind, width):
+        return E_NONCANONICAL, np.uint64(0), pos
     return OK, result, pos + 1 + width
+
+
+@numba.njit(cache=True, nogil=True)
+def _shortest_above(kind, width):
+    """The smallest value whose shortest msgpack form has this prefix width.
+
+    A value below it has a shorter form, so one list of receipts has exactly
+    one encoding (and one root); msgspec always writes the shortest.
+    """
+    if width == 0:
+        return np.uint64(0)
+    if width == 1:
+        return np.uint64((0, POSITIVE_FIXINT_MAX + 1, FIXSTR_LEN, 0)[kind])
+    if width == 2:
+        return np.uint64(FIXARRAY_LEN if kind == 0 else 1 << 8)
+    if width == 4:
+        return np.uint64(1 << 16)
+    return np.uint64(1 << 32)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -169,6 +169,30 @@ def test_invalid_utf8_names_the_receipt() -> None:
     assert err.value.index == 1
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (b"\x07\x00\xc0", b"\xcc\x07\x00\xc0", "block_height"),  # 7 as uint8
+        (b"\xa4sc-1", b"\xd9\x04sc-1", "contract_id"),  # str8 for 4 bytes
+        (b"\xc4@", b"\xc5\x00@", "provider_signature"),  # bin16 for 64 bytes
+    ],
+)
+def test_longer_encodings_than_needed_are_refused(
+    old: bytes, new: bytes, field: str
+) -> None:
+    data = raw_batch(storage_array(block_height=7))
+    assert old in data
+    with pytest.raises(ReceiptError, match="canonical") as err:
+        decode_batch(data.replace(old, new, 1))
+    assert err.value.field == field
+
+
+def test_a_batch_array_longer_than_needed_is_refused() -> None:
+    data = raw_batch(storage_array())
+    with pytest.raises(ReceiptError, match="canonical"):
+        decode_batch(b"\xdc\x00\x01" + data[1:])
+
+
 def test_trailing_bytes_after_the_array_are_refused() -> None:
     with pytest.raises(ReceiptError, match="trailing"):
         decode_batch(raw_batch(storage_array()) + b"\x00")
