@@ -1,9 +1,19 @@
-"""`python -m engine` runs the command line."""
+"""`python -m engine` and the `engine` console script."""
 
 from __future__ import annotations
 
 import sys
 
-from engine.cli import main
 
-sys.exit(main())
+def main() -> int:
+    """Run the command line; a Ctrl-C while the kernels load exits cleanly too."""
+    try:
+        from engine.cli import main as run
+    except KeyboardInterrupt:
+        print("\nengine: interrupted", file=sys.stderr)
+        return 130
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ from engine import merkle, validation
 from engine.columns import Columns
 from engine.encoding import EncodedBatch, HostAlloc
 from engine.errors import BackendUnavailable
+from engine.header import SPECS, Algo
 from engine.search import KERNELS, SearchJob, SearchResult, check_range, confirm
 
 log = logging.getLogger("engine")
@@ -27,6 +28,7 @@ log = logging.getLogger("engine")
 # Below this many nonces per thread, splitting costs more than it saves.
 MIN_NONCES_PER_THREAD: Final = 1 << 14
 BACKEND_CHOICES: Final = ("auto", "cpu", "cuda")
+NOTHING_WINS: Final = 1
 
 
 class Backend(ABC):
@@ -46,6 +48,12 @@ class Backend(ABC):
     @abstractmethod
     def check_columns(self, cols: Columns, height: int) -> np.ndarray:
         """The per-receipt error mask, bit for bit the CPU reference's."""
+
+    def warm_up(self, algo: Algo) -> None:
+        """Compile the search kernels now, on a throwaway header, so that a
+        search's clock and hash rate leave the one-time compilation out."""
+        prefix = bytes(SPECS[algo].nonce_offset)
+        self.search(SearchJob(algo, prefix, NOTHING_WINS), 0, 1)
 
     def receipts_root(self, batch: EncodedBatch) -> bytes:
         """The batch's receipts root (see merkle.py); CPU unless overridden."""

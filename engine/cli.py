@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
@@ -53,7 +54,7 @@ from engine.metrics import NodeMetrics
 from engine.miner import MineOutcome, mine
 from engine.node import Node, NodeConfig, verify_chain
 from engine.receipt_files import load_receipts, read_file, write_receipts
-from engine.receipts import KINDS
+from engine.receipts import KINDS, U64_MAX
 from engine.store import Store
 from engine.validation import ValidationReport, malformed
 
@@ -66,6 +67,8 @@ DEFAULT_HEIGHT: Final = 1
 DEFAULT_DIFFICULTY_BITS: Final = {Algo.BLAKE3: 25, Algo.SHA256D: 23}
 BITCOIN_HEADER_LEN: Final = SPECS[Algo.SHA256D].header_len
 DEFAULT_LOAD: Final = 25.0
+DEFAULT_OUT: Final = Path("block.bin")
+MAX_GENERATED: Final = 1_000_000
 DEFAULT_NODE_BITS: Final = 20
 
 
@@ -84,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nengine: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`engine ... | head`): stop quietly, and keep
+        # Python from complaining while it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +134,12 @@ def _mine_parser(commands: Any) -> None:
     source.add_argument(
         "--header", metavar="HEX80", help="search a raw 80-byte Bitcoin header instead"
     )
-    p.add_argument("--height", type=_natural, default=DEFAULT_HEIGHT)
+    p.add_argument(
+        "--height",
+        type=_u64,
+        default=None,
+        help=f"block height (default {DEFAULT_HEIGHT})",
+    )
     p.add_argument("--prev", metavar="HEX", help="previous block hash (default zeros)")
     p.add_argument(
         "--algo",
@@ -143,7 +156,7 @@ def _mine_parser(commands: Any) -> None:
         default=None,
         help="search only this many nonces (a bounded search)",
     )
-    p.add_argument("--out", type=Path, default=Path("block.bin"))
+    p.add_argument("--out", type=Path, default=None, help="default block.bin")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(run=run_mine)  # fmt: skip
@@ -164,16 +177,16 @@ def _target_options(p: argparse.ArgumentParser) -> None:
                        help="target as 64 hex digits")  # fmt: skip
 
 
-def _backend_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
+def _backend_options(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default=default)
     p.add_argument("--devices", default=None, metavar="0,1|all",
                    help="GPUs for the cuda backend")  # fmt: skip
 
 
 def _demo_parser(commands: Any) -> None:
     p = commands.add_parser("demo", help="write a valid demo receipts file")
-    p.add_argument("--count", type=_natural, default=DEFAULT_COUNT)
-    p.add_argument("--height", type=_natural, default=DEFAULT_HEIGHT)
+    p.add_argument("--count", type=_count, default=DEFAULT_COUNT)
+    p.add_argument("--height", type=_u64, default=DEFAULT_HEIGHT)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--format", choices=("json", "jsonl", "msgpack"), default=None,
                    help="default: from the file suffix, else json")  # fmt: skip
@@ -183,9 +196,9 @@ def _demo_parser(commands: Any) -> None:
 def _validate_parser(commands: Any) -> None:
     p = commands.add_parser("validate", help="check a receipts file for a block height")
     p.add_argument("file", type=Path)
-    p.add_argument("--height", type=_natural, required=True)
+    p.add_argument("--height", type=_u64, required=True)
     p.add_argument("--json", action="store_true")
-    _backend_options(p)
+    _backend_options(p, default="cpu")
     p.set_defaults(run=run_validate)
 
 
@@ -263,12 +276,20 @@ def _devices_parser(commands: Any) -> None:
 
 
 def run_mine(args: argparse.Namespace) -> int:
+    _check_devices(args)
     if args.header is not None:
         return _mine_raw_header(args)
+    args.height = DEFAULT_HEIGHT if args.height is None else args.height
+    args.out = args.out or DEFAULT_OUT
+    _check_writable(args.out)
     algo = Algo(args.algo or Algo.BLAKE3)
     target = _chosen_target(args, algo)
     prev = parse_display_hash(algo, args.prev) if args.prev else bytes(HASH_LEN)
-    receipts_label, batch = _mine_input(args)
+    try:
+        receipts_label, batch = _mine_input(args)
+    except ReceiptError as exc:
+        _print_report(malformed(exc.index, exc.field), None, args.json, str(exc))
+        return EXIT_FAILED
 
     with select_backend(args.backend, args.devices) as backend:
         batch = _in_backend_memory(batch, backend.host_alloc())
@@ -292,10 +313,7 @@ def _mine_input(args: argparse.Namespace) -> tuple[str, EncodedBatch]:
     if args.receipts is None:
         receipts = demo_receipts(args.count, args.height)
         return f"demo, {args.count:,}", encode_batch(receipts)
-    try:
-        _, batch = load_receipts(args.receipts)
-    except ReceiptError as exc:
-        raise InputError(f"{args.receipts}: {exc}") from exc
+    _, batch = load_receipts(args.receipts)
     return str(args.receipts), batch
 
 
@@ -327,6 +345,9 @@ def _mine_raw_header(args: argparse.Namespace) -> int:
         raise InputError(
             "--header takes a Bitcoin header, which is mined with sha256d."
         )
+    unused = [f"--{name}" for name in ("out", "height", "prev") if getattr(args, name)]
+    if unused:
+        raise InputError(f"--header searches a header only; drop {', '.join(unused)}.")
     try:
         raw = bytes.fromhex(args.header)
     except ValueError:
@@ -342,8 +363,36 @@ def _mine_raw_header(args: argparse.Namespace) -> int:
         outcome = _search(backend, header, args, "searching header")
     summary = _outcome_fields(outcome, backend.name)
     summary["target"] = targets.to_hex(header.target)
-    _emit(summary, args.json, table([(k, str(v)) for k, v in summary.items()]))
+    _emit(summary, args.json, _header_text(summary))
     return EXIT_OK if outcome.found else EXIT_FAILED
+
+
+def _header_text(s: dict[str, Any]) -> str:
+    if s["nonce"] is None:
+        head = f"no winning nonce in the range ({s['hashes']:,} nonces tried)"
+    else:
+        head = f"found nonce {s['nonce']:,}"
+    rows = [
+        ("hash", s["hash"] or "-"),
+        ("target", s["target"]),
+        ("search", f"{s['hashes']:,} hashes in {s['seconds']:.2f} s "
+                   f"({rate(s['hash_rate'])}) on {s['backend']}"),
+    ]  # fmt: skip
+    return head + "\n" + table(rows)
+
+
+def _check_devices(args: argparse.Namespace) -> None:
+    if args.devices is not None and args.backend == "cpu":
+        raise InputError("--devices picks GPUs; it does not apply to --backend cpu.")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an unwritable --out before spending time on the search."""
+    if path.is_dir():
+        raise InputError(f"--out {path} is a folder; give a file name.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise InputError(f"cannot write {path}: {folder} is not a writable folder.")
 
 
 def _explicit_target(args: argparse.Namespace) -> int | None:
@@ -468,6 +517,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    _check_devices(args)
     try:
         _, batch = load_receipts(args.file)
     except ReceiptError as exc:
@@ -677,6 +727,23 @@ def _write(path: Path, data: bytes) -> None:
         path.write_bytes(data)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}.") from exc
+
+
+def _u64(text: str) -> int:
+    value = _natural(text)
+    if value > U64_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most 2**64 - 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _natural(text)
+    if value > MAX_GENERATED:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_GENERATED:,} demo receipts (a hundred blocks' worth), "
+            f"got {value:,}"
+        )
+    return value
 
 
 def _natural(text: str) -> int:

@@ -30,6 +30,10 @@ ONE_DECODER = msgspec.msgpack.Decoder(Receipt)
 # CUDA backend hands out pinned memory; the default is ordinary memory).
 HostAlloc = Callable[[int], np.ndarray]
 
+# What msgspec raises for a value it cannot encode (too large an integer,
+# a wrong type, a string holding a lone surrogate).
+ENCODE_ERRORS = (OverflowError, TypeError, UnicodeEncodeError, msgspec.EncodeError)
+
 _PATH = re.compile(r"\$\[(\d+)\](?:\[(\d+)\])?")
 
 
@@ -107,7 +111,7 @@ def encode_batch(
     """
     try:
         data = ENCODER.encode(list(receipts))
-    except (OverflowError, TypeError, msgspec.EncodeError) as exc:
+    except ENCODE_ERRORS as exc:
         raise _encode_error(receipts, exc) from exc
     buffer = np.frombuffer(data, dtype=np.uint8)
     if alloc is not None:
@@ -184,7 +188,7 @@ def _encode_error(receipts: Sequence[Receipt], exc: Exception) -> ReceiptError:
     for index, receipt in enumerate(receipts):
         try:
             ENCODER.encode(receipt)
-        except (OverflowError, TypeError, msgspec.EncodeError) as one:
+        except ENCODE_ERRORS as one:
             return ReceiptError(_overflow_text(one), index, _bad_field(receipt))
     return ReceiptError(str(exc), field="receipts")
 
@@ -199,6 +203,6 @@ def _bad_field(receipt: Receipt) -> str:
     for name in receipt.__struct_fields__:
         try:
             ENCODER.encode(getattr(receipt, name))
-        except (OverflowError, TypeError, msgspec.EncodeError):
+        except ENCODE_ERRORS:
             return name
     return ""

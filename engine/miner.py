@@ -72,6 +72,7 @@ def mine(
     if not 0 <= nonce_start < limit:
         raise ValueError(f"nonce start {nonce_start} is outside 0..{limit - 1}.")
     end = limit if nonce_count is None else min(limit, nonce_start + nonce_count)
+    backend.warm_up(header.algo)
     clock = _Clock(progress)
     rollovers = 0
 

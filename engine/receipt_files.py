@@ -28,6 +28,8 @@ from engine.receipts import (
 )
 
 MSGPACK_SUFFIXES: Final = (".msgpack", ".mpk")
+JSON_SUFFIXES: Final = (".json", ".jsonl")
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 JSON_STARTS: Final = (b"[", b"{")
 
 
@@ -53,15 +55,20 @@ def load_receipts(path: Path) -> tuple[list[Receipt], EncodedBatch]:
 
 
 def is_msgpack(path: Path, data: bytes) -> bool:
+    """By suffix first (.json/.jsonl are JSON), else by the first byte."""
     if path.suffix in MSGPACK_SUFFIXES:
         return True
-    return not data.lstrip().startswith(JSON_STARTS)
+    if path.suffix in JSON_SUFFIXES:
+        return False
+    return not data.removeprefix(UTF8_BOM).lstrip().startswith(JSON_STARTS)
 
 
 def parse_json(data: bytes) -> list[Receipt]:
     """Records from a JSON array or JSON lines, converted with named errors."""
-    text = _utf8(data)
+    text = _utf8(data.removeprefix(UTF8_BOM))
     stripped = text.lstrip()
+    if not stripped:
+        raise ReceiptError("the file holds no JSON (it is empty)")
     if stripped.startswith("["):
         records = _json_value(stripped, "the file")
         if not isinstance(records, list):
@@ -81,6 +88,10 @@ def to_receipt(index: int, record: Any) -> Receipt:
     """One JSON record as a typed receipt; errors name index and field."""
     if not isinstance(record, dict):
         raise ReceiptError("expected a JSON object", index)
+    if _DUPLICATE in record:
+        raise ReceiptError("duplicate key in a JSON object", index, record[_DUPLICATE])
+    if "type" not in record:
+        raise ReceiptError("missing required field", index, "type")
     type_name = record.get("type")
     spec = KIND_BY_NAME.get(type_name) if isinstance(type_name, str) else None
     if spec is None:
@@ -107,10 +118,17 @@ def to_receipt(index: int, record: Any) -> Receipt:
 
 def _from_json(index: int, field: msgspec.structs.FieldInfo, value: Any) -> Any:
     """Hex strings become bytes for the byte fields; the rest passes through."""
+    if isinstance(value, _Float):
+        raise ReceiptError(f"expected an integer, got {value.text}", index, field.name)
     if field.type not in BYTES_TYPES or value is None:
         return value
     if not isinstance(value, str):
         raise ReceiptError("expected a hex string", index, field.name)
+    if len(value) % 2:
+        raise ReceiptError(
+            f"a hex string needs an even number of digits, got {len(value)}",
+            index, field.name,
+        )  # fmt: skip
     try:
         return bytes.fromhex(value)
     except ValueError:
@@ -142,24 +160,33 @@ def _utf8(data: bytes) -> str:
 
 def _json_value(text: str, where: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float)
+        return json.loads(text, object_pairs_hook=_pairs, parse_float=_Float)
     except json.JSONDecodeError as exc:
         raise ReceiptError(f"{where} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ReceiptError(f"{where} is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ReceiptError(f"{where} holds an unreadable value: {exc}") from None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    record = dict(pairs)
+class _Float:
+    """A JSON number with a fraction or exponent, kept to be refused by name."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# A key no JSON object can hold: marks an object that repeated a key, so the
+# error can name the receipt once its index is known.
+_DUPLICATE: Final = object()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    record: dict[Any, Any] = dict(pairs)
     if len(record) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ReceiptError("duplicate key in a JSON object", field=duplicate)
+        record[_DUPLICATE] = next(k for k, _ in pairs if k in seen or seen.add(k))
     return record
-
-
-def _no_float(text: str) -> Any:
-    raise ReceiptError(f"amounts are integers, got {text}")
 
 
 def receipt_to_json(receipt: Receipt) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy as np
 from engine import limits
 from engine.columns import Columns
 from engine.receipts import KINDS
+from engine.scan import D_EXTRA, D_ID0, D_ID1, D_QUANTITY, D_VALUE
 
 # Mask bits, in the order errors are listed for one receipt.
 (
@@ -36,6 +37,13 @@ BUDGET_BITS: Final = MASK_DTYPE(
 )
 
 KIND_STORAGE, KIND_COMPUTE, KIND_ENERGY, KIND_AD = range(4)
+
+# check_columns: one bool row per mask bit (two bytes' worth), receipts
+# packed eight to a uint64 word, and the block size of the unit-budget search.
+FLAG_ROWS: Final = 16
+RECEIPTS_PER_WORD: Final = 8
+UNITS_BLOCK: Final = 256
+_BYTE_SHIFTS: Final = np.tile(np.arange(8, dtype=np.uint64), 2)[:, None]
 
 # bit -> (rule name, field slot); a slot names the blamed field per kind.
 BIT_RULES: Final = {
@@ -104,28 +112,67 @@ def verify_units(cols: Columns) -> np.ndarray:
 
 
 def check_columns(cols: Columns, height: int) -> np.ndarray:
-    """The per-receipt error mask of every rule (the CPU reference)."""
-    mask = np.zeros(cols.count, dtype=MASK_DTYPE)
+    """The per-receipt error mask of every rule (the CPU reference).
 
-    def flag(bit: int, failed: np.ndarray) -> None:
-        mask[failed] |= MASK_DTYPE(1 << bit)
+    Each rule writes its row of a (16, n) bool array in one numpy call (rules
+    on adjacent columns share a call); the rows are then packed into the bits.
+    """
+    n, matrix = cols.count, cols.matrix
+    flags = np.zeros((FLAG_ROWS, -(-n // RECEIPTS_PER_WORD) * RECEIPTS_PER_WORD), bool)
+    row = flags[:, :n]
 
-    flag(TOO_MANY, np.arange(cols.count) >= limits.MAX_RECEIPTS)
-    flag(TOO_LARGE, cols.ends > limits.MAX_BLOCK_BYTES)
-    flag(VERIFY_BUDGET, np.cumsum(verify_units(cols)) > limits.MAX_VERIFY_UNITS)
-    flag(HEIGHT_MISMATCH, cols.height != np.uint64(height))
+    row[TOO_MANY, limits.MAX_RECEIPTS :] = True
+    np.greater(cols.ends, limits.MAX_BLOCK_BYTES, out=row[TOO_LARGE])
+    _flag_verify_budget(verify_units(cols), row[VERIFY_BUDGET])
+    np.not_equal(cols.height, np.uint64(height), out=row[HEIGHT_MISMATCH])
 
-    flag(EMPTY_ID0, cols.id0_len == 0)
-    flag(EMPTY_ID1, cols.id1_len == 0)
-    flag(LONG_ID0, cols.id0_len > limits.MAX_STRING_BYTES)
-    flag(LONG_ID1, cols.id1_len > limits.MAX_STRING_BYTES)
-    flag(LONG_EXTRA, cols.extra_len > limits.MAX_STRING_BYTES)
+    # Quantity and value, and id0 and id1, are adjacent in the matrix and the mask.
+    np.equal(
+        matrix[D_QUANTITY : D_VALUE + 1], 0, out=row[ZERO_QUANTITY : ZERO_VALUE + 1]
+    )
+    np.equal(matrix[D_ID0 : D_ID1 + 1], 0, out=row[EMPTY_ID0 : EMPTY_ID1 + 1])
+    long = row[LONG_ID0 : LONG_EXTRA + 1]
+    np.greater(matrix[D_ID0 : D_EXTRA + 1], limits.MAX_STRING_BYTES, out=long)
 
-    flag(ZERO_QUANTITY, cols.quantity == 0)
-    flag(ZERO_VALUE, cols.value == 0)
-    flag(EMPTY_SIGNATURE, cols.signature_len == 0)
-    signed = cols.signature_len != 0
-    flag(MALFORMED_SIGNATURE, signed & (cols.signature_len != limits.SIGNATURE_BYTES))
+    empty, malformed = row[EMPTY_SIGNATURE], row[MALFORMED_SIGNATURE]
+    np.equal(cols.signature_len, 0, out=empty)
+    np.not_equal(cols.signature_len, limits.SIGNATURE_BYTES, out=malformed)
+    np.greater(malformed, empty, out=malformed)  # malformed and not empty
+    return _pack_bits(flags)[:n]
+
+
+def _flag_verify_budget(units: np.ndarray, out: np.ndarray) -> None:
+    """Flag each receipt whose running unit total passes the budget.
+
+    Without wrap-around the running total only grows, so the flags are a
+    suffix found from block sums and one short cumsum; columns whose units
+    could wrap a uint64 (only hand-made ones can) take the full cumsum.
+    """
+    n, budget = units.shape[0], limits.MAX_VERIFY_UNITS
+    if n and int(units.max()) * n >= 1 << 64:
+        np.greater(np.cumsum(units), budget, out=out)
+        return
+    totals = np.cumsum(np.add.reduceat(units, np.arange(0, n, UNITS_BLOCK)))
+    block = int(np.searchsorted(totals, budget, side="right"))
+    if block < totals.shape[0]:
+        before = int(totals[block - 1]) if block else 0
+        running = np.cumsum(units[block * UNITS_BLOCK : (block + 1) * UNITS_BLOCK])
+        first = int(np.searchsorted(running, budget - before, side="right"))
+        out[block * UNITS_BLOCK + first :] = True
+
+
+def _pack_bits(flags: np.ndarray) -> np.ndarray:
+    """Mask values from 16 bool rows: row k becomes bit k.
+
+    Read as uint64 words, a row holds eight receipts' 0/1 bytes; shifting a
+    word by at most 7 keeps every byte in place, so one broadcast shift and
+    one OR over each group of 8 rows give a byte per receipt.
+    """
+    words = flags.view(np.uint64) << _BYTE_SHIFTS
+    low, high = np.bitwise_or.reduce(words.reshape(2, 8, -1), axis=1).view(np.uint8)
+    mask = high.astype(MASK_DTYPE)
+    mask <<= MASK_DTYPE(8)
+    mask |= low
     return mask
 
 

@@ -144,6 +144,12 @@ def test_verify_rejects_a_damaged_block(
         ["validate", "/nonexistent/r.json", "--height", "1"],
         ["mine", "--receipts", "/nonexistent/r.json", *FAST],
         ["mine", "--backend", "cuda"],
+        ["mine", "--count", "1000000000"],
+        ["mine", "--height", str(2**64)],
+        ["mine", "--out", "/", *FAST],
+        ["mine", "--devices", "0", *FAST],
+        ["mine", "--header", "00" * 80, "--out", "x.bin"],
+        ["demo", "--count", "1000000000", "--out", "x.json"],
         ["frobnicate"],
     ],
 )
@@ -162,3 +168,20 @@ def test_python_dash_m_engine_runs() -> None:
         [sys.executable, "-m", "engine", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("engine ")
+
+
+def test_mine_reports_a_malformed_receipts_file_like_validate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_text('[{"type": "ad", "spend": 1.5}]')
+    code, report = run_json(capsys, "mine", "--receipts", str(path), *FAST)
+    assert code == 1 and report["errors"][0]["rule"] == "malformed"
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    engine = [sys.executable, "-m", "engine", "demo", "--count", "3", "--out"]
+    subprocess.run([*engine, str(tmp_path / "r.json")], check=True, capture_output=True)
+    validate = f"{sys.executable} -m engine validate {tmp_path / 'r.json'} --height 2"
+    done = subprocess.run(f"{validate} | head -c 1", shell=True, capture_output=True)
+    assert b"Traceback" not in done.stderr

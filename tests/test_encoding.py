@@ -220,3 +220,9 @@ def test_ad_conversions_do_not_reach_a_column() -> None:
     )  # fmt: skip
     cols = encode_batch([ad]).columns
     assert cols.signature_nonce[0] == 3 and cols.extra_len[0] == 0
+
+
+def test_a_lone_surrogate_names_receipt_and_field() -> None:
+    with pytest.raises(ReceiptError) as err:
+        encode_batch([storage(), storage(region="\ud800")])
+    assert (err.value.index, err.value.field) == (1, "region")

@@ -74,9 +74,11 @@ def test_largest_u64_is_accepted() -> None:
     assert parse_one(record(bytes=2**64 - 1)).bytes == 2**64 - 1
 
 
-def test_float_amount_is_refused() -> None:
-    with pytest.raises(ReceiptError, match="integers"):
-        parse_one(record(bytes=1.5))
+def test_float_amount_is_named() -> None:
+    rec = record(bytes=1.5)
+    with pytest.raises(ReceiptError, match=r"integer, got 1\.5") as err:
+        parse_json(json.dumps([record(), rec]).encode())
+    assert (err.value.index, err.value.field) == (1, "bytes")
 
 
 def test_wrong_type_is_named() -> None:
@@ -91,11 +93,41 @@ def test_bad_hex_is_named() -> None:
     assert err.value.field == "provider_signature"
 
 
-def test_duplicate_key_is_refused() -> None:
-    text = b'[{"type": "energy", "type": "ad"}]'
+def test_duplicate_key_names_receipt_and_key() -> None:
+    second = json.dumps(record())[:-1] + ', "price": 2}'
     with pytest.raises(ReceiptError, match="duplicate") as err:
-        parse_json(text)
+        parse_json(f"[{json.dumps(record())}, {second}]".encode())
+    assert (err.value.index, err.value.field) == (1, "price")
+
+
+def test_missing_type_is_named() -> None:
+    rec = record()
+    del rec["type"]
+    with pytest.raises(ReceiptError, match="missing") as err:
+        parse_one(rec)
     assert err.value.field == "type"
+
+
+def test_odd_length_hex_is_named() -> None:
+    with pytest.raises(ReceiptError, match="even number") as err:
+        parse_one(record(provider_signature="abc"))
+    assert err.value.field == "provider_signature"
+
+
+def test_huge_json_integer_is_an_error_not_a_crash() -> None:
+    text = b'[{"type": "ad", "spend": ' + b"9" * 5_000 + b"}]"
+    with pytest.raises(ReceiptError, match="unreadable"):
+        parse_json(text)
+
+
+def test_bom_and_empty_json_files(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    write_receipts(path, demo_receipts(2, HEIGHT))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert len(load_receipts(path)[0]) == 2
+    path.write_bytes(b"  ")
+    with pytest.raises(ReceiptError, match="empty"):
+        load_receipts(path)
 
 
 def test_json_lines_index_each_record() -> None:
