@@ -121,7 +121,7 @@ def _mine_parser(commands: Any) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument(
         "--count",
-        type=_natural,
+        type=_count,
         default=DEFAULT_COUNT,
         help="demo receipts to generate (default %(default)s)",
     )
