@@ -70,6 +70,12 @@ def test_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0, done.stdout.decode()
 
 
+def test_dockerfile_checks_health_without_the_gpu() -> None:
+    text = (REPO / "Dockerfile.cuda").read_text()
+    check = next(line for line in text.splitlines() if "/healthz" in line)
+    assert "HEALTHCHECK" in text and "nvidia-smi" not in check
+
+
 @pytest.mark.gpu
 def test_receipts_root_on_the_device_equals_the_cpu(cuda: gpu.CudaBackend) -> None:
     for count in (0, 1, 2, 7, 1_000):
