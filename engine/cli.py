@@ -28,7 +28,7 @@ from engine.backend import BACKEND_CHOICES, select_backend
 from engine.block import verify_block
 from engine.console import ProgressLine, rate, table
 from engine.demo import demo_receipts
-from engine.encoding import EncodedBatch, encode_batch
+from engine.encoding import EncodedBatch, HostAlloc, encode_batch
 from engine.errors import (
     BackendUnavailable,
     BlockInvalid,
@@ -285,14 +285,13 @@ def run_mine(args: argparse.Namespace) -> int:
     algo = Algo(args.algo or Algo.BLAKE3)
     target = _chosen_target(args, algo)
     prev = parse_display_hash(algo, args.prev) if args.prev else bytes(HASH_LEN)
-    try:
-        receipts_label, batch = _mine_input(args)
-    except ReceiptError as exc:
-        _print_report(malformed(exc.index, exc.field), None, args.json, str(exc))
-        return EXIT_FAILED
 
     with select_backend(args.backend, args.devices) as backend:
-        batch = _in_backend_memory(batch, backend.host_alloc())
+        try:
+            receipts_label, batch = _mine_input(args, backend.host_alloc())
+        except ReceiptError as exc:
+            _print_report(malformed(exc.index, exc.field), None, args.json, str(exc))
+            return EXIT_FAILED
         try:
             cand = pipeline.candidate(batch, backend, algo, args.height, prev, target)
         except InvalidReceipts as exc:
@@ -309,21 +308,15 @@ def run_mine(args: argparse.Namespace) -> int:
     return EXIT_OK if block is not None else EXIT_FAILED
 
 
-def _mine_input(args: argparse.Namespace) -> tuple[str, EncodedBatch]:
+def _mine_input(
+    args: argparse.Namespace, alloc: HostAlloc | None
+) -> tuple[str, EncodedBatch]:
+    """The batch, encoded once into the backend's memory (pinned on a GPU)."""
     if args.receipts is None:
         receipts = demo_receipts(args.count, args.height)
-        return f"demo, {args.count:,}", encode_batch(receipts)
-    _, batch = load_receipts(args.receipts)
+        return f"demo, {args.count:,}", encode_batch(receipts, alloc)
+    _, batch = load_receipts(args.receipts, alloc)
     return str(args.receipts), batch
-
-
-def _in_backend_memory(batch: EncodedBatch, alloc: Any) -> EncodedBatch:
-    """Move the one encoding into the backend's buffer (pinned on a GPU)."""
-    if alloc is None:
-        return batch
-    buffer = alloc(batch.nbytes)
-    buffer[:] = batch.buffer
-    return EncodedBatch(buffer, batch.columns)
 
 
 def _search(

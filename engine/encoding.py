@@ -113,28 +113,31 @@ def encode_batch(
         data = ENCODER.encode(list(receipts))
     except ENCODE_ERRORS as exc:
         raise _encode_error(receipts, exc) from exc
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if alloc is not None:
-        # One copy of the finished bytes into the backend's (pinned) buffer.
-        pinned = alloc(len(data))
-        pinned[:] = buffer
-        buffer = pinned
-    return index_batch(buffer)
+    return index_batch(_into(data, alloc), alloc)
 
 
-def index_batch(buffer: np.ndarray) -> EncodedBatch:
+def _into(data: bytes, alloc: HostAlloc | None) -> np.ndarray:
+    """The bytes as a uint8 array; with `alloc`, one copy into its buffer."""
+    if alloc is None:
+        return np.frombuffer(data, dtype=np.uint8)
+    buffer = alloc(len(data))
+    buffer[:] = np.frombuffer(data, dtype=np.uint8)
+    return buffer
+
+
+def index_batch(buffer: np.ndarray, alloc: HostAlloc | None = None) -> EncodedBatch:
     """Scan an encoded batch: offsets, lengths and columns in one pass."""
     status, count, start = scan.count_receipts(buffer)
     if status != scan.OK:
         raise ReceiptError(scan.STATUS_TEXT[status], field="receipts")
-    offsets, lengths, matrix, err = scan.scan(buffer, count, start)
+    offsets, lengths, matrix, err = scan.scan(buffer, count, start, alloc)
     if err[0] != scan.OK:
         raise _scan_error(matrix, err)
     return EncodedBatch(buffer, Columns(matrix, offsets, lengths))
 
 
 def decode_batch(
-    data: bytes, max_bytes: int = MAX_BLOCK_BYTES
+    data: bytes, max_bytes: int = MAX_BLOCK_BYTES, alloc: HostAlloc | None = None
 ) -> tuple[list[Receipt], EncodedBatch]:
     """Decode untrusted bytes into receipts and their indexed batch.
 
@@ -147,7 +150,7 @@ def decode_batch(
             f"{len(data):,} bytes exceed the budget of {max_bytes:,} bytes",
             field="receipts",
         )
-    batch = index_batch(np.frombuffer(data, dtype=np.uint8))
+    batch = index_batch(_into(data, alloc), alloc)
     try:
         receipts = DECODER.decode(data)
     except msgspec.DecodeError as exc:

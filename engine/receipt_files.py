@@ -15,7 +15,13 @@ from typing import Any, Final
 
 import msgspec
 
-from engine.encoding import ENCODER, EncodedBatch, decode_batch, encode_batch
+from engine.encoding import (
+    ENCODER,
+    EncodedBatch,
+    HostAlloc,
+    decode_batch,
+    encode_batch,
+)
 from engine.errors import InputError, ReceiptError
 from engine.limits import MAX_BLOCK_BYTES, MAX_RECEIPTS_FILE_BYTES
 from engine.receipts import (
@@ -45,13 +51,16 @@ def read_file(path: Path, limit: int = MAX_RECEIPTS_FILE_BYTES) -> bytes:
     return data
 
 
-def load_receipts(path: Path) -> tuple[list[Receipt], EncodedBatch]:
-    """Read a receipts file and encode it once (a msgpack file already is)."""
+def load_receipts(
+    path: Path, alloc: HostAlloc | None = None
+) -> tuple[list[Receipt], EncodedBatch]:
+    """Read a receipts file and encode it once (a msgpack file already is);
+    `alloc` places the batch in a backend's (pinned) memory."""
     data = read_file(path)
     if is_msgpack(path, data):
-        return decode_batch(data, max_bytes=MAX_BLOCK_BYTES)
+        return decode_batch(data, max_bytes=MAX_BLOCK_BYTES, alloc=alloc)
     receipts = parse_json(data)
-    return receipts, encode_batch(receipts)
+    return receipts, encode_batch(receipts, alloc)
 
 
 def is_msgpack(path: Path, data: bytes) -> bool:

@@ -14,6 +14,7 @@ The schema comes from the Structs in receipts.py, turned into small tables
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -258,17 +259,34 @@ def count_receipts(buf: np.ndarray) -> tuple[int, int, int]:
 N_COLUMNS: Final = 10
 
 
-def scan(buf: np.ndarray, count: int, start: int) -> tuple[np.ndarray, ...]:
+def scan(
+    buf: np.ndarray,
+    count: int,
+    start: int,
+    alloc: Callable[[int], np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
     """Scan `count` receipts from `start`: (offsets, lengths, cols, err).
 
     cols is a (N_COLUMNS, count) uint64 array indexed by the D_* codes (row 0
-    holds the kind); err is [status, receipt index, element position].
+    holds the kind); err is [status, receipt index, element position]. With
+    `alloc` (pinned memory on a GPU host) the outputs live in its buffers, so
+    copying them to the device can run asynchronously.
     """
-    offsets = np.zeros(count, dtype=np.int64)
-    lengths = np.zeros(count, dtype=np.int64)
-    cols = np.zeros((N_COLUMNS, count), dtype=np.uint64)
+    offsets = _zeros(alloc, (count,), np.int64)
+    lengths = _zeros(alloc, (count,), np.int64)
+    cols = _zeros(alloc, (N_COLUMNS, count), np.uint64)
     err = np.zeros(3, dtype=np.int64)
 
     _scan(buf, start, CODES, DESTS, ARITY, offsets, lengths, cols, err)
 
     return offsets, lengths, cols, err
+
+
+def _zeros(
+    alloc: Callable[[int], np.ndarray] | None, shape: tuple[int, ...], dtype: type
+) -> np.ndarray:
+    if alloc is None:
+        return np.zeros(shape, dtype=dtype)
+    out = alloc(int(np.prod(shape)) * np.dtype(dtype).itemsize).view(dtype)
+    out[:] = 0
+    return out.reshape(shape)

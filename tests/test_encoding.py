@@ -226,3 +226,16 @@ def test_a_lone_surrogate_names_receipt_and_field() -> None:
     with pytest.raises(ReceiptError) as err:
         encode_batch([storage(), storage(region="\ud800")])
     assert (err.value.index, err.value.field) == (1, "region")
+
+
+def test_a_host_allocator_receives_the_buffer_and_the_columns() -> None:
+    handed: list[np.ndarray] = []
+
+    def alloc(nbytes: int) -> np.ndarray:
+        handed.append(np.empty(nbytes, dtype=np.uint8))
+        return handed[-1]
+
+    batch = encode_batch(demo_receipts(9, HEIGHT), alloc=alloc)
+    assert np.shares_memory(batch.buffer, handed[0])
+    assert any(np.shares_memory(batch.columns.matrix, a) for a in handed)
+    assert batch.body() == encode_batch(demo_receipts(9, HEIGHT)).body()

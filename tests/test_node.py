@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -139,3 +142,22 @@ def test_metrics_pass_promtool(node: Node, served: str) -> None:
     )
     problems = set(done.stderr.decode().splitlines()) - {LEGACY_NAME_LINT}
     assert not problems and done.returncode in (0, 3)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_node_cleanly(tmp_path: Path, signum: int) -> None:
+    node = subprocess.Popen(
+        [
+            sys.executable, "-m", "engine", "node", "--db", str(tmp_path / "c.db"),
+            "--difficulty-bits", "60", "--no-retarget", "--metrics-addr", "127.0.0.1:0",
+            "--backend", "cpu",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(4)  # started, and deep in a search that will not finish
+    sent = time.monotonic()
+    node.send_signal(signum)
+    out, err = node.communicate(timeout=30)
+    # Within a second of work; the margin is for a loaded CI machine.
+    assert time.monotonic() - sent < 3, err.decode()
+    assert node.returncode == 0 and b"node stopped" in out and b"Traceback" not in err
