@@ -11,7 +11,7 @@ from typing import Final
 
 import blake3
 
-from engine.limits import SIGNATURE_BYTES
+from engine import signing
 from engine.receipts import (
     KINDS,
     AdReceipt,
@@ -20,6 +20,7 @@ from engine.receipts import (
     Receipt,
     StorageReceipt,
 )
+from engine.registry import demo_key
 
 DEFAULT_SEED: Final = 2026
 REGIONS: Final = ("eu-west", "us-east", "ap-south", None)
@@ -33,15 +34,11 @@ def demo_receipts(count: int, height: int, seed: int = DEFAULT_SEED) -> list[Rec
 
 
 def demo_receipt(rng: random.Random, kind: int, serial: int, height: int) -> Receipt:
-    """One valid receipt of `kind` (a KINDS code); `serial` makes its ids."""
+    """One valid receipt of `kind` (a KINDS code), signed by its provider's
+    demo key (engine.registry); `serial` makes its ids."""
     makers = (_storage, _compute, _energy, _ad)
-    return makers[kind](rng, serial, height)
-
-
-def _signature(rng: random.Random) -> bytes:
-    # TODO(engine): real ed25519 signatures come with the provider registry
-    # (issue 6); until then a demo receipt carries 64 well-formed random bytes.
-    return rng.randbytes(SIGNATURE_BYTES)
+    receipt = makers[kind](rng, serial, height)
+    return signing.sign(receipt, demo_key(signing.signer(receipt)))
 
 
 def _provider(rng: random.Random) -> str:
@@ -60,7 +57,7 @@ def _storage(rng: random.Random, i: int, height: int) -> StorageReceipt:
         chunk_hash=blake3.blake3(i.to_bytes(8, "little")).digest()
         if i % 8 == 0
         else None,
-        provider_signature=_signature(rng),
+        provider_signature=b"",
         signature_nonce=rng.randrange(1 << 32),
     )
 
@@ -73,7 +70,7 @@ def _compute(rng: random.Random, i: int, height: int) -> ComputeReceipt:
         payment=rng.randrange(1, 1 << 32),
         block_height=height,
         verified=rng.random() < 0.5,
-        provider_signature=_signature(rng),
+        provider_signature=b"",
         signature_nonce=rng.randrange(1 << 32),
     )
 
@@ -86,7 +83,7 @@ def _energy(rng: random.Random, i: int, height: int) -> EnergyReceipt:
         price=rng.randrange(1, 1 << 20),
         block_height=height,
         proof_hash=blake3.blake3(b"proof" + i.to_bytes(8, "little")).digest(),
-        provider_signature=_signature(rng),
+        provider_signature=b"",
         signature_nonce=rng.randrange(1 << 32),
     )
 
@@ -100,6 +97,6 @@ def _ad(rng: random.Random, i: int, height: int) -> AdReceipt:
         spend=rng.randrange(1, 1 << 32),
         block_height=height,
         conversions=rng.randrange(0, 1 << 16),
-        publisher_signature=_signature(rng),
+        publisher_signature=b"",
         signature_nonce=rng.randrange(1 << 32),
     )

@@ -11,10 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine import target as targets
 from engine.backend import Backend
 from engine.block import Block
-from engine.encoding import EncodedBatch, slice_batch
+from engine.claims import Claims
+from engine.encoding import DECODER, EncodedBatch, slice_batch
 from engine.errors import InvalidReceipts
 from engine.header import MS_PER_S, Algo, Header
 from engine.miner import MineOutcome
@@ -33,8 +36,17 @@ class Candidate:
     header: Header
 
 
-def validate(batch: EncodedBatch, height: int, backend: Backend) -> ValidationReport:
-    return report(batch.columns, backend.check_columns(batch.columns, height))
+def validate(
+    batch: EncodedBatch, height: int, backend: Backend, claims: Claims | None = None
+) -> ValidationReport:
+    """Column rules on the backend, then (with `claims`) signatures, replays
+    and duplicates for the receipts the columns left valid."""
+    checked = report(batch.columns, backend.check_columns(batch.columns, height))
+    if claims is None:
+        return checked
+    receipts = DECODER.decode(batch.buffer)
+    valid_rows = np.flatnonzero(checked.mask == 0)
+    return checked.with_issues(claims.check(receipts, valid_rows))
 
 
 def candidate(
@@ -45,9 +57,10 @@ def candidate(
     prev_hash: bytes,
     target: int,
     timestamp_ms: int | None = None,
+    claims: Claims | None = None,
 ) -> Candidate:
     """Validate, split off what does not fit, and commit to the rest."""
-    checked = validate(batch, height, backend)
+    checked = validate(batch, height, backend, claims)
     unsound = checked.unsound
     if unsound:
         raise InvalidReceipts(checked, len(unsound))

@@ -89,6 +89,11 @@ class ValidationReport:
         }
         return [issue for issue in self.errors if issue.rule not in budget_rules]
 
+    def with_issues(self, issues: list[ValidationIssue]) -> ValidationReport:
+        """This report plus issues found beyond the columns (signatures...)."""
+        merged = sorted([*self.errors, *issues], key=_by_index)
+        return ValidationReport(self.mask, merged)
+
     def fitting(self) -> int:
         """How many leading receipts fit the block's budgets."""
         over = np.flatnonzero(self.mask & BUDGET_BITS)
@@ -208,3 +213,7 @@ def _field(kind: int, slot: str) -> str:
         "signature": spec.signature,
     }
     return names.get(slot, slot)
+
+
+def _by_index(issue: ValidationIssue) -> int:
+    return -1 if issue.index is None else issue.index
