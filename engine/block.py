@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Final
 
 import blake3
+import numpy as np
 
 from engine import merkle
 from engine import target as targets
 from engine.backend import Backend
+from engine.claims import Claims
 from engine.encoding import EncodedBatch, decode_batch
 from engine.errors import BlockInvalid, EngineError, ReceiptError
 from engine.header import (
@@ -108,8 +110,13 @@ def parse_block(data: bytes) -> Block:
     return Block(header, data[body_start : body_start + body_len])
 
 
-def verify_block(data: bytes, backend: Backend | None = None) -> VerifiedBlock:
-    """Re-check everything a block claims; raises BlockInvalid with the reason."""
+def verify_block(
+    data: bytes, backend: Backend | None = None, claims: Claims | None = None
+) -> VerifiedBlock:
+    """Re-check everything a block claims; raises BlockInvalid with the reason.
+
+    With `claims`, signatures, replays and duplicates are checked too (the
+    caller adds each verified block to claims.window for the next)."""
     block = parse_block(data)
     header = block.header
     try:
@@ -117,7 +124,7 @@ def verify_block(data: bytes, backend: Backend | None = None) -> VerifiedBlock:
     except ReceiptError as exc:
         raise BlockInvalid(f"the body does not decode: {exc}") from exc
 
-    _check_rules(batch, header.height, backend)
+    _check_rules(batch, receipts, header.height, backend, claims)
     root = merkle.receipts_root(batch)
     if root != header.receipts_root:
         raise BlockInvalid(
@@ -135,12 +142,22 @@ def verify_block(data: bytes, backend: Backend | None = None) -> VerifiedBlock:
     return VerifiedBlock(block, receipts, batch, digest)
 
 
-def _check_rules(batch: EncodedBatch, height: int, backend: Backend | None) -> None:
+def _check_rules(
+    batch: EncodedBatch,
+    receipts: list[Receipt],
+    height: int,
+    backend: Backend | None,
+    claims: Claims | None,
+) -> None:
     if backend is None:
         mask = check_columns(batch.columns, height)
     else:
         mask = backend.check_columns(batch.columns, height)
-    errors = report(batch.columns, mask).errors
+    checked = report(batch.columns, mask)
+    if claims is not None:
+        rows = np.flatnonzero(checked.mask == 0)
+        checked = checked.with_issues(claims.check(receipts, rows))
+    errors = checked.errors
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

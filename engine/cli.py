@@ -8,13 +8,14 @@ Errors the user can fix print one line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -22,10 +23,11 @@ from typing import Any, Final
 import msgspec
 import numpy as np
 
-from engine import __version__, bench, feeds, gpu, pipeline
+from engine import __version__, bench, feeds, gpu, pipeline, signing
 from engine import target as targets
 from engine.backend import BACKEND_CHOICES, select_backend
 from engine.block import verify_block
+from engine.claims import Claims
 from engine.console import ProgressLine, rate, table
 from engine.demo import demo_receipts
 from engine.encoding import EncodedBatch, HostAlloc, encode_batch
@@ -55,6 +57,7 @@ from engine.miner import MineOutcome, mine
 from engine.node import Node, NodeConfig, verify_chain
 from engine.receipt_files import load_receipts, read_file, write_receipts
 from engine.receipts import KINDS, U64_MAX
+from engine.registry import Registry, demo_registry, load_registry
 from engine.store import Store
 from engine.validation import ValidationReport, malformed
 
@@ -113,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_parser(commands)
     _devices_parser(commands)
     _node_parser(commands)
+    _keygen_parser(commands)
+    _sign_parser(commands)
     return parser
 
 
@@ -159,6 +164,7 @@ def _mine_parser(commands: Any) -> None:
     p.add_argument("--out", type=Path, default=None, help="default block.bin")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    _registry_option(p)
     p.set_defaults(run=run_mine)  # fmt: skip
 
 
@@ -199,6 +205,7 @@ def _validate_parser(commands: Any) -> None:
     p.add_argument("--height", type=_u64, required=True)
     p.add_argument("--json", action="store_true")
     _backend_options(p, default="cpu")
+    _registry_option(p)
     p.set_defaults(run=run_validate)
 
 
@@ -209,7 +216,40 @@ def _verify_parser(commands: Any) -> None:
         "--db", type=Path, help="verify every block and link of a node's chain"
     )
     p.add_argument("--json", action="store_true")
+    _registry_option(p)
     p.set_defaults(run=run_verify)
+
+
+def _registry_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registry", type=Path, metavar="FILE",
+                   help="provider registry (default: the demo providers)")  # fmt: skip
+
+
+def _keygen_parser(commands: Any) -> None:
+    p = commands.add_parser("keygen", help="make a provider signing key")
+    p.add_argument("--provider", required=True, help="provider or publisher id")
+    p.add_argument("--out", type=Path, required=True, help="private key file (new)")
+    p.add_argument(
+        "--registry",
+        type=Path,
+        metavar="FILE",
+        help="add the public key to this registry (made if absent)",
+    )
+    p.add_argument(
+        "--from-height",
+        type=_u64,
+        default=0,
+        help="first height the key signs for; retires the previous key",
+    )
+    p.set_defaults(run=run_keygen)  # fmt: skip
+
+
+def _sign_parser(commands: Any) -> None:
+    p = commands.add_parser("sign", help="sign every receipt of a file with a key")
+    p.add_argument("file", type=Path)
+    p.add_argument("--key", type=Path, required=True, help="private key file")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=run_sign)
 
 
 def _node_parser(commands: Any) -> None:
@@ -253,6 +293,7 @@ def _node_parser(commands: Any) -> None:
     )
     p.add_argument("--max-blocks", type=_natural, default=None)
     p.add_argument("--json", action="store_true", help="final summary as JSON")
+    _registry_option(p)
     p.set_defaults(run=run_node)  # fmt: skip
 
 
@@ -286,14 +327,17 @@ def run_mine(args: argparse.Namespace) -> int:
     target = _chosen_target(args, algo)
     prev = parse_display_hash(algo, args.prev) if args.prev else bytes(HASH_LEN)
 
-    with select_backend(args.backend, args.devices) as backend:
+    claims = _claims(args)
+    with claims_closed(claims), select_backend(args.backend, args.devices) as backend:
         try:
             receipts_label, batch = _mine_input(args, backend.host_alloc())
         except ReceiptError as exc:
             _print_report(malformed(exc.index, exc.field), None, args.json, str(exc))
             return EXIT_FAILED
         try:
-            cand = pipeline.candidate(batch, backend, algo, args.height, prev, target)
+            cand = pipeline.candidate(
+                batch, backend, algo, args.height, prev, target, claims=claims
+            )
         except InvalidReceipts as exc:
             _print_report(exc.report, batch, args.json)
             return EXIT_FAILED
@@ -517,8 +561,9 @@ def run_validate(args: argparse.Namespace) -> int:
         checked = malformed(exc.index, exc.field)
         _print_report(checked, None, args.json, reason=str(exc))
         return EXIT_FAILED
-    with select_backend(args.backend, args.devices) as backend:
-        checked = pipeline.validate(batch, args.height, backend)
+    backend = select_backend(args.backend, args.devices)
+    with backend, claims_closed(_claims(args)) as claims:
+        checked = pipeline.validate(batch, args.height, backend, claims)
     _print_report(checked, batch, args.json)
     return EXIT_OK if checked.valid else EXIT_FAILED
 
@@ -556,7 +601,8 @@ def run_verify(args: argparse.Namespace) -> int:
         return _verify_db(args)
     data = read_file(args.block)
     try:
-        verified = verify_block(data)
+        with claims_closed(_claims(args)) as claims:
+            verified = verify_block(data, claims=claims)
     except BlockInvalid as exc:
         _emit({"valid": False, "reason": str(exc)}, args.json, f"INVALID: {exc}")
         return EXIT_FAILED
@@ -584,7 +630,8 @@ def _verify_db(args: argparse.Namespace) -> int:
         raise InputError(f"no chain database at {args.db}.")
     store = Store(args.db)
     try:
-        blocks, receipts = verify_chain(store)
+        with claims_closed(_claims(args)) as claims:
+            blocks, receipts = verify_chain(store, claims)
     except BlockInvalid as exc:
         _emit({"valid": False, "reason": str(exc)}, args.json, f"INVALID: {exc}")
         return EXIT_FAILED
@@ -610,7 +657,8 @@ def run_node(args: argparse.Namespace) -> int:
     store = Store(args.db)
     with select_backend(args.backend, args.devices) as backend:
         metrics = NodeMetrics()
-        node = Node(store, MarketQueues(store, metrics), backend, metrics, config)
+        queues = MarketQueues(store, metrics)
+        node = Node(store, queues, backend, metrics, config, _claims(args))
         exporter = Exporter(
             args.metrics_addr, metrics.registry, node.summary, node.alive
         )
@@ -709,6 +757,58 @@ def run_devices(args: argparse.Namespace) -> int:
             f"compute capability {d.compute_capability}, {d.multiprocessors} SMs"
         )
     return EXIT_OK
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    key = signing.new_key()
+    try:
+        with args.out.open("x") as handle:
+            os.chmod(args.out, 0o600)
+            handle.write(bytes(key).hex() + "\n")
+    except FileExistsError:
+        raise InputError(
+            f"{args.out} exists; a key file is never overwritten."
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot write {args.out}: {exc.strerror}.") from exc
+    public = key.verify_key.encode().hex()
+    if args.registry is not None:
+        registry = (
+            load_registry(args.registry) if args.registry.exists() else Registry([])
+        )
+        registry.add_key(args.provider, public, args.from_height)
+        registry.save(args.registry)
+    print(f"{args.provider}: public key {public}; private key in {args.out}")
+    return EXIT_OK
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    try:
+        seed = bytes.fromhex(read_file(args.key).decode().strip())
+        key = signing.key_from_seed(seed)
+    except (ValueError, UnicodeDecodeError, TypeError):
+        raise InputError(
+            f"{args.key} is not a key file made by engine keygen."
+        ) from None
+    receipts, _ = load_receipts(args.file)
+    signed = [signing.sign(r, key) for r in receipts]
+    fmt = "msgpack" if args.out.suffix in (".msgpack", ".mpk") else "json"
+    write_receipts(args.out, signed, fmt)
+    print(f"signed {len(signed):,} receipts into {args.out}")
+    return EXIT_OK
+
+
+def _claims(args: argparse.Namespace) -> Claims:
+    path = getattr(args, "registry", None)
+    return Claims(load_registry(path) if path is not None else demo_registry())
+
+
+@contextlib.contextmanager
+def claims_closed(claims: Claims) -> Iterator[Claims]:
+    try:
+        yield claims
+    finally:
+        claims.close()
 
 
 def _emit(body: dict[str, Any], as_json: bool, text: str) -> None:

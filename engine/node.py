@@ -21,9 +21,10 @@ import numpy as np
 
 from engine import pipeline
 from engine.backend import Backend
-from engine.block import Block, verify_block
+from engine.block import Block, parse_block, verify_block
+from engine.claims import Claims
 from engine.console import rate
-from engine.encoding import EncodedBatch, index_batch
+from engine.encoding import DECODER, EncodedBatch, index_batch
 from engine.errors import BlockInvalid
 from engine.header import Algo, display_hash
 from engine.markets import Drained, MarketQueues
@@ -85,9 +86,10 @@ class Node:
         backend: Backend,
         metrics: NodeMetrics,
         config: NodeConfig,
+        claims: Claims | None = None,
     ) -> None:
         self.store, self.queues, self.backend = store, queues, backend
-        self.metrics, self.config = metrics, config
+        self.metrics, self.config, self.claims = metrics, config, claims
         self.state = NodeState()
         self.bits = config.difficulty_bits
         tip = store.tip()
@@ -97,6 +99,13 @@ class Node:
         self._last_sealed = time.monotonic()
         self._reported = 0
         metrics.backend.info({"backend": backend.name, "device": backend.device})
+        if claims is not None:
+            self._recall_recent_blocks(claims)
+
+    def _recall_recent_blocks(self, claims: Claims) -> None:
+        """Refill the replay/duplicate window from the chain's last blocks."""
+        for data in self.store.recent_blocks(claims.window.blocks):
+            claims.window.add_block(DECODER.decode(parse_block(data).body))
 
     def next_height(self) -> int:
         return self._tip[0] + 1
@@ -134,7 +143,7 @@ class Node:
         height = self.next_height()
         drained = self.queues.drain(height)
         batch = index_batch(np.frombuffer(drained.body(), dtype=np.uint8))
-        report = pipeline.validate(batch, height, self.backend)
+        report = pipeline.validate(batch, height, self.backend, self.claims)
         drained, batch, rejected = self._reject(drained, batch, report, height)
 
         target = self._target()
@@ -149,6 +158,8 @@ class Node:
 
         block = pipeline.seal(cand, outcome)
         self.store.append_block(block, drained.seqs, rejected)
+        if self.claims is not None:
+            self.claims.window.add_block(DECODER.decode(batch.buffer))
         self._sealed(block, batch, outcome.seconds, len(rejected))
         return block
 
@@ -238,12 +249,15 @@ class Node:
         self.bits = min(MAX_BITS, max(MIN_BITS, self.bits))
 
 
-def verify_chain(store: Store) -> tuple[int, int]:
-    """Re-verify every block and every link; (blocks, receipts) on success."""
+def verify_chain(store: Store, claims: Claims | None = None) -> tuple[int, int]:
+    """Re-verify every block and every link; (blocks, receipts) on success.
+
+    With `claims`, signatures are checked and a receipt or nonce repeated
+    within the recent-block window fails the chain."""
     prev, expected, receipts = bytes(32), 0, 0
     for height, data in store.blocks():
         try:
-            verified = verify_block(data)
+            verified = verify_block(data, claims=claims)
         except BlockInvalid as exc:
             raise BlockInvalid(f"block {height}: {exc}") from exc
         header = verified.block.header
@@ -253,4 +267,6 @@ def verify_chain(store: Store) -> tuple[int, int]:
             raise BlockInvalid(f"block {height}: its previous hash does not link.")
         prev, expected = verified.digest, expected + 1
         receipts += verified.batch.count
+        if claims is not None:
+            claims.window.add_block(verified.receipts)
     return expected, receipts

@@ -48,10 +48,11 @@ class RegistryFile(msgspec.Struct, forbid_unknown_fields=True):
 class Registry:
     def __init__(self, providers: list[Provider]) -> None:
         self.providers = {p.id: p for p in providers}
-        self._keys = {
-            p.id: [(k.from_height, k.to_height, _verify_key(p.id, k)) for k in p.keys]
-            for p in providers
-        }
+        self._keys = {p.id: self._spans(p) for p in providers}
+
+    @staticmethod
+    def _spans(p: Provider) -> list[tuple[int, int | None, VerifyKey]]:
+        return [(k.from_height, k.to_height, _verify_key(p.id, k)) for k in p.keys]
 
     def key(self, provider: str, height: int) -> VerifyKey | None:
         """The key that signs `provider`'s receipts at `height`, if any."""
@@ -59,6 +60,17 @@ class Registry:
             if start <= height and (end is None or height < end):
                 return key
         return None
+
+    def add_key(self, provider: str, public_key: str, from_height: int) -> None:
+        """Add a key from `from_height` on, retiring the provider's open key."""
+        entry = self.providers.get(provider) or Provider(provider, [])
+        for span in entry.keys:
+            if span.to_height is None or span.to_height > from_height:
+                span.to_height = from_height
+        entry.keys.append(KeySpan(public_key, from_height))
+        self.__init__(
+            [*(p for p in self.providers.values() if p.id != provider), entry]
+        )
 
     def save(self, path: Path) -> None:
         body = RegistryFile(list(self.providers.values()))

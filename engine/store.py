@@ -137,6 +137,14 @@ class Store:
             found = rows.fetchall()
         yield from found
 
+    def recent_blocks(self, count: int) -> list[bytes]:
+        """The last `count` blocks' file bytes, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM blocks ORDER BY height DESC LIMIT ?", (count,)
+            ).fetchall()
+        return [data for (data,) in reversed(rows)]
+
     def rejected_count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]

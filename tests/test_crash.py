@@ -29,6 +29,8 @@ from engine.encoding import decode_batch
 from engine.node import verify_chain
 from engine.receipt_files import receipt_to_json
 from engine.receipts import Receipt, StorageReceipt
+from engine.registry import demo_key
+from engine.signing import sign
 from engine.store import Store
 
 ROUNDS = 8
@@ -38,14 +40,16 @@ NODE = [
     "--difficulty-bits", "20", "--no-retarget", "--metrics-addr", "127.0.0.1:0",
 ]  # fmt: skip
 ONE = msgspec.msgpack.Decoder(Receipt)
+SIGNER = "prov-00"  # a provider of the built-in demo registry
 
 
 def receipt(serial: int, height: int) -> str:
     r = StorageReceipt(
-        contract_id=f"c{serial}", provider="p", bytes=1, price=1, block_height=height,
-        provider_escrow=0, provider_signature=b"s" * 64, signature_nonce=serial,
+        contract_id=f"c{serial}", provider=SIGNER, bytes=1, price=1,
+        block_height=height, provider_escrow=0, provider_signature=b"",
+        signature_nonce=serial,
     )  # fmt: skip
-    return json.dumps(receipt_to_json(r))
+    return json.dumps(receipt_to_json(sign(r, demo_key(SIGNER))))
 
 
 class Producer:
