@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from engine.backend import CpuBackend
+from engine.claims import Claims
 from engine.demo import demo_receipts
 from engine.errors import BlockInvalid
 from engine.exporter import Exporter
 from engine.markets import MarketQueues
 from engine.metrics import NodeMetrics
 from engine.node import Node, NodeConfig, verify_chain
+from engine.registry import demo_registry
 from engine.store import Store
 
 EASY = NodeConfig(difficulty_bits=8, retarget=False)
@@ -161,3 +164,17 @@ def test_a_signal_stops_the_node_cleanly(tmp_path: Path, signum: int) -> None:
     # Within a second of work; the margin is for a loaded CI machine.
     assert time.monotonic() - sent < 3, err.decode()
     assert node.returncode == 0 and b"node stopped" in out and b"Traceback" not in err
+
+
+def test_forged_receipts_are_rejected_and_the_good_ones_sealed(tmp_path: Path) -> None:
+    store, metrics = Store(tmp_path / "claims.db"), NodeMetrics()
+    receipts = demo_receipts(6, 0)
+    receipts[2] = msgspec.structs.replace(receipts[2], price=receipts[2].price + 1)
+    with CpuBackend() as backend:
+        node = Node(store, MarketQueues(store, metrics), backend, metrics,
+                    replace(EASY), Claims(demo_registry()))  # fmt: skip
+        node.queues.submit(receipts)
+        block = node.turn(threading.Event())
+    assert block is not None and store.rejected_count() == 1
+    assert metrics.registry.get_sample_value("receipt_validation_failures_total") == 1
+    assert metrics.registry.get_sample_value("receipts_per_block") == 5
