@@ -10,7 +10,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 results=benches/results
 mkdir -p "$results"
-if ! python3 -c "import cupy; assert cupy.cuda.runtime.getDeviceCount() > 0"; then
+if ! python3 -c "import cupy; assert cupy.cuda.runtime.getDeviceCount() > 0" \
+    2>/dev/null; then
     echo "gpu_check: no GPU usable through CuPy here; nothing measured." >&2
     exit 2
 fi

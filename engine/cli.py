@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fcntl
 import logging
+import math
 import os
 import signal
 import sys
@@ -55,7 +57,12 @@ from engine.markets import MarketQueues
 from engine.metrics import NodeMetrics
 from engine.miner import MineOutcome, mine
 from engine.node import Node, NodeConfig, verify_chain
-from engine.receipt_files import load_receipts, read_file, write_receipts
+from engine.receipt_files import (
+    encode_receipts,
+    load_receipts,
+    read_file,
+    write_receipts,
+)
 from engine.receipts import KINDS, U64_MAX
 from engine.registry import Registry, demo_registry, load_registry
 from engine.store import Store
@@ -72,6 +79,10 @@ BITCOIN_HEADER_LEN: Final = SPECS[Algo.SHA256D].header_len
 DEFAULT_LOAD: Final = 25.0
 DEFAULT_OUT: Final = Path("block.bin")
 MAX_GENERATED: Final = 1_000_000
+# A block holds 10,000 receipts: more per second than that per market only
+# grows the backlog (and memory) without bound.
+MAX_LOAD: Final = 10_000.0
+FEED_STOP_S: Final = 2.0
 DEFAULT_NODE_BITS: Final = 20
 
 
@@ -193,7 +204,7 @@ def _demo_parser(commands: Any) -> None:
     p = commands.add_parser("demo", help="write a valid demo receipts file")
     p.add_argument("--count", type=_count, default=DEFAULT_COUNT)
     p.add_argument("--height", type=_u64, default=DEFAULT_HEIGHT)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="file, or - for stdout")
     p.add_argument("--format", choices=("json", "jsonl", "msgpack"), default=None,
                    help="default: from the file suffix, else json")  # fmt: skip
     p.set_defaults(run=run_demo)
@@ -266,7 +277,7 @@ def _node_parser(commands: Any) -> None:
     _backend_options(p)
     p.add_argument(
         "--block-time",
-        type=float,
+        type=_seconds,
         default=5.0,
         metavar="SECONDS",
         help="target block time for the retarget (default %(default)s)",
@@ -275,7 +286,7 @@ def _node_parser(commands: Any) -> None:
     feed = p.add_mutually_exclusive_group()
     feed.add_argument(
         "--load",
-        type=float,
+        type=_load,
         default=DEFAULT_LOAD,
         metavar="N",
         help="generated receipts per second per market (default %(default)s)",
@@ -545,6 +556,10 @@ def run_demo(args: argparse.Namespace) -> int:
         ".jsonl": "jsonl",
     }.get(args.out.suffix, "json")
     receipts = demo_receipts(args.count, args.height)
+    if str(args.out) == "-":
+        sys.stdout.buffer.write(encode_receipts(receipts, fmt))
+        sys.stdout.flush()
+        return EXIT_OK
     size = write_receipts(args.out, receipts, fmt)
     print(
         f"wrote {args.count:,} {fmt} receipts for height {args.height} "
@@ -654,19 +669,22 @@ def run_node(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
-    store = Store(args.db)
-    with select_backend(args.backend, args.devices) as backend:
+    with _only_node(args.db), select_backend(args.backend, args.devices) as backend:
+        store = Store(args.db)
         metrics = NodeMetrics()
         queues = MarketQueues(store, metrics)
         node = Node(store, queues, backend, metrics, config, _claims(args))
         exporter = Exporter(
             args.metrics_addr, metrics.registry, node.summary, node.alive
         )
-        _start_feed(args, node, stop)
+        feed = _start_feed(args, node, stop)
         try:
             node.run(stop)
         finally:
+            stop.set()
             exporter.close()
+            # The feed writes to the store: let it finish before closing.
+            feed.join(timeout=FEED_STOP_S)
             store.close()
     summary = node.summary()
     out = sys.stderr if args.stdin else sys.stdout
@@ -677,7 +695,25 @@ def run_node(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _start_feed(args: argparse.Namespace, node: Node, stop: threading.Event) -> None:
+@contextlib.contextmanager
+def _only_node(db: Path) -> Iterator[None]:
+    """An exclusive lock beside the database: one node per chain."""
+    lock_path = db.with_name(db.name + ".lock")
+    try:
+        handle = lock_path.open("a")
+    except OSError as exc:
+        raise InputError(f"cannot use {db}: {exc.strerror}.") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{db} is in use by another engine node.") from None
+        yield
+
+
+def _start_feed(
+    args: argparse.Namespace, node: Node, stop: threading.Event
+) -> threading.Thread:
     if args.watch is not None:
         if not args.watch.is_dir():
             raise InputError(f"--watch needs a folder; {args.watch} is not one.")
@@ -686,7 +722,7 @@ def _start_feed(args: argparse.Namespace, node: Node, stop: threading.Event) -> 
         feed = StdinFeed(node.queues, stop).run
     else:
         feed = LoadGenerator(node.queues, args.load, stop).run
-    feeds.start(feed, "engine-feed")
+    return feeds.start(feed, "engine-feed")
 
 
 def _node_text(s: dict[str, Any]) -> str:
@@ -820,6 +856,32 @@ def _write(path: Path, data: bytes) -> None:
         path.write_bytes(data)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}.") from exc
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _load(text: str) -> float:
+    value = _finite(text)
+    if not 0 <= value <= MAX_LOAD:
+        raise argparse.ArgumentTypeError(
+            f"must be 0..{MAX_LOAD:,.0f} receipts per second per market, got {text}"
+        )
+    return value
 
 
 def _u64(text: str) -> int:

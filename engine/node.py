@@ -255,9 +255,10 @@ def verify_chain(store: Store, claims: Claims | None = None) -> tuple[int, int]:
     With `claims`, signatures are checked and a receipt or nonce repeated
     within the recent-block window fails the chain."""
     prev, expected, receipts = bytes(32), 0, 0
-    for height, data in store.blocks():
+    for stored in store.blocks():
+        height = stored.height
         try:
-            verified = verify_block(data, claims=claims)
+            verified = verify_block(stored.data, claims=claims)
         except BlockInvalid as exc:
             raise BlockInvalid(f"block {height}: {exc}") from exc
         header = verified.block.header
@@ -265,6 +266,8 @@ def verify_chain(store: Store, claims: Claims | None = None) -> tuple[int, int]:
             raise BlockInvalid(f"block {height}: expected height {expected}.")
         if header.prev_hash != prev:
             raise BlockInvalid(f"block {height}: its previous hash does not link.")
+        if (stored.hash, stored.prev_hash) != (verified.digest, header.prev_hash):
+            raise BlockInvalid(f"block {height}: the stored hash columns disagree.")
         prev, expected = verified.digest, expected + 1
         receipts += verified.batch.count
         if claims is not None:

@@ -90,7 +90,7 @@ def parse_json(data: bytes) -> list[Receipt]:
 
 def parse_record(index: int, text: str) -> Receipt:
     """One JSON object (a JSON line) as a receipt."""
-    return to_receipt(index, _json_value(_utf8(text.encode()), f"record {index}"))
+    return to_receipt(index, _json_value(_utf8(text.encode()), f"line {index + 1}"))
 
 
 def to_receipt(index: int, record: Any) -> Receipt:
@@ -207,17 +207,21 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
     return record
 
 
+def encode_receipts(receipts: Sequence[Receipt], fmt: str = "json") -> bytes:
+    """A receipts file's bytes: json, jsonl or msgpack (canonical)."""
+    if fmt == "msgpack":
+        return ENCODER.encode(list(receipts))
+    if fmt == "jsonl":
+        lines = [msgspec.json.encode(receipt_to_json(r)) for r in receipts]
+        return b"".join(line + b"\n" for line in lines)
+    return msgspec.json.format(
+        msgspec.json.encode([receipt_to_json(r) for r in receipts]), indent=1
+    )
+
+
 def write_receipts(path: Path, receipts: Sequence[Receipt], fmt: str = "json") -> int:
     """Write a receipts file; returns the bytes written."""
-    if fmt == "msgpack":
-        data = ENCODER.encode(list(receipts))
-    elif fmt == "jsonl":
-        lines = [msgspec.json.encode(receipt_to_json(r)) for r in receipts]
-        data = b"".join(line + b"\n" for line in lines)
-    else:
-        data = msgspec.json.format(
-            msgspec.json.encode([receipt_to_json(r) for r in receipts]), indent=1
-        )
+    data = encode_receipts(receipts, fmt)
     try:
         path.write_bytes(data)
     except OSError as exc:

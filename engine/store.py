@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from engine.block import Block
+from engine.block import Block, parse_block
 from engine.errors import InputError
 
 SCHEMA: Final = """
@@ -45,6 +45,21 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 
+EXPECTED_COLUMNS: Final = {
+    "blocks": ("height", "hash", "prev_hash", "receipts", "data", "sealed_ms"),
+    "pending": ("seq", "market", "data", "received_ms"),
+    "rejected": ("seq", "market", "data", "rule", "field", "height"),
+}
+
+
+@dataclass(frozen=True)
+class StoredBlock:
+    height: int
+    hash: bytes
+    prev_hash: bytes
+    data: bytes
+
+
 @dataclass(frozen=True)
 class PendingRow:
     seq: int
@@ -67,12 +82,30 @@ class Store:
             self._db = sqlite3.connect(
                 str(path), check_same_thread=False, isolation_level=None
             )
+            # Blobs a hand edit turned into TEXT still come back as bytes.
+            self._db.text_factory = bytes
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            self._check_schema(path)
+            # A write probe: a read-only file is refused now, not mid-run.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise InputError(f"cannot open the chain database {path}: {exc}.") from exc
         self._lock = threading.Lock()
+
+    def _check_schema(self, path: Path | str) -> None:
+        for table, columns in EXPECTED_COLUMNS.items():
+            found = tuple(
+                row[1].decode()
+                for row in self._db.execute(f"PRAGMA table_info({table})")
+            )
+            if found != columns:
+                raise InputError(
+                    f"{path} is not a chain database of this engine "
+                    f"(table {table} has columns {found})."
+                )
 
     def close(self) -> None:
         with self._lock:
@@ -123,19 +156,24 @@ class Store:
             )
 
     def tip(self) -> tuple[int, bytes] | None:
-        """(height, hash) of the last block, or None for an empty chain."""
+        """(height, hash) of the last block, or None for an empty chain.
+
+        The hash is recomputed from the block itself, never read from the
+        index column, so a damaged column cannot fork the chain."""
         with self._lock:
             row = self._db.execute(
-                "SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1"
+                "SELECT height, data FROM blocks ORDER BY height DESC LIMIT 1"
             ).fetchone()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], parse_block(row[1]).digest)
 
-    def blocks(self) -> Iterator[tuple[int, bytes]]:
-        """(height, block file bytes) in height order."""
+    def blocks(self) -> Iterator[StoredBlock]:
+        """Every stored block in height order, with its index columns."""
         with self._lock:
-            rows = self._db.execute("SELECT height, data FROM blocks ORDER BY height")
-            found = rows.fetchall()
-        yield from found
+            rows = self._db.execute(
+                "SELECT height, hash, prev_hash, data FROM blocks ORDER BY height"
+            ).fetchall()
+        for row in rows:
+            yield StoredBlock(*row)
 
     def recent_blocks(self, count: int) -> list[bytes]:
         """The last `count` blocks' file bytes, oldest first."""

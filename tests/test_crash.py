@@ -116,8 +116,8 @@ def ids_in(db: Path) -> tuple[Counter[str], set[str], set[str]]:
     """(receipt ids per block, pending ids, rejected ids) in the store."""
     in_blocks: Counter[str] = Counter()
     store = Store(db)
-    for _, data in store.blocks():
-        receipts, _ = decode_batch(parse_block(data).body)
+    for stored in store.blocks():
+        receipts, _ = decode_batch(parse_block(stored.data).body)
         in_blocks.update(r.contract_id for r in receipts)
     store.close()
     with contextlib.closing(sqlite3.connect(db)) as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -21,7 +22,7 @@ import pytest
 from engine.backend import CpuBackend
 from engine.claims import Claims
 from engine.demo import demo_receipts
-from engine.errors import BlockInvalid
+from engine.errors import BlockInvalid, InputError
 from engine.exporter import Exporter
 from engine.markets import MarketQueues
 from engine.metrics import NodeMetrics
@@ -178,3 +179,58 @@ def test_forged_receipts_are_rejected_and_the_good_ones_sealed(tmp_path: Path) -
     assert block is not None and store.rejected_count() == 1
     assert metrics.registry.get_sample_value("receipt_validation_failures_total") == 1
     assert metrics.registry.get_sample_value("receipts_per_block") == 5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--block-time", "0"], ["--block-time", "nan"], ["--load", "1e9"],
+        ["--load", "-5"], ["--metrics-addr", "nope"],
+    ],
+)  # fmt: skip
+def test_unusable_node_options_exit_2(tmp_path: Path, argv: list[str]) -> None:
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        sys.exit(main(["node", "--db", str(tmp_path / "c.db"), *argv]))
+    assert exited.value.code == 2
+
+
+def test_a_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE blocks (id INTEGER, name TEXT)")
+    with pytest.raises(InputError, match="not a chain database"):
+        Store(path)
+
+
+def test_a_second_node_on_the_same_chain_is_refused(tmp_path: Path) -> None:
+    from engine.cli import _only_node
+
+    db = tmp_path / "c.db"
+    with _only_node(db), pytest.raises(InputError, match="in use"), _only_node(db):
+        pass
+
+
+def test_verify_chain_checks_the_index_columns(node: Node, tmp_path: Path) -> None:
+    seal(node, 2)
+    node.store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "chain.db")) as db:
+        db.execute("UPDATE blocks SET hash = zeroblob(32) WHERE height = 1")
+        db.commit()
+    with pytest.raises(BlockInvalid, match="hash columns"):
+        verify_chain(Store(tmp_path / "chain.db"))
+
+
+def test_a_block_turned_into_text_is_invalid_not_a_crash(
+    node: Node, tmp_path: Path
+) -> None:
+    seal(node, 1)
+    node.store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "chain.db")) as db:
+        db.execute(
+            "UPDATE blocks SET data = substr(data, 1, 10) || X'FF' || substr(data, 12)"
+        )
+        db.commit()
+    with pytest.raises(BlockInvalid):
+        verify_chain(Store(tmp_path / "chain.db"))
