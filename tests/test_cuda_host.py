@@ -17,6 +17,7 @@ import blake3
 import numpy as np
 import pytest
 from host_kernels import CUDA_DIR, NO_TAG, HostKernels, build, engine_defines
+from receipt_builders import HEIGHT, SIG, ad, compute, energy, storage
 
 from engine import merkle
 from engine import target as targets
@@ -25,7 +26,6 @@ from engine.demo import demo_receipts
 from engine.encoding import encode_batch
 from engine.header import SPECS, Algo, hash_value
 from engine.limits import MAX_RECEIPTS, MAX_VERIFY_UNITS, SIGNATURE_BYTES
-from engine.receipts import AdReceipt, ComputeReceipt, EnergyReceipt, StorageReceipt
 from engine.scan import (
     D_EXTRA,
     D_HEIGHT,
@@ -48,8 +48,6 @@ from engine.validation import (
     verify_units,
 )
 
-HEIGHT = 11
-SIG = b"s" * SIGNATURE_BYTES
 WINDOW = 1 << 12
 EASY_BITS = 5  # about one nonce in 32 wins
 ALGOS = [Algo.BLAKE3, Algo.SHA256D]
@@ -328,38 +326,6 @@ def test_random_matrices_give_the_reference_mask(
     matrix = rng.choice(picks, size=(N_COLUMNS, 3000))
     matrix[ROW_KIND] = rng.integers(0, 5, 3000)
     assert_same_mask(kernels, columns(matrix))
-
-
-def storage(**changes: Any) -> StorageReceipt:
-    fields: dict[str, Any] = dict(
-        contract_id="sc", provider="pv", bytes=5_000, price=1, block_height=HEIGHT,
-        provider_escrow=0, provider_signature=SIG, signature_nonce=0,
-    )  # fmt: skip
-    return StorageReceipt(**{**fields, **changes})
-
-
-def compute(**changes: Any) -> ComputeReceipt:
-    fields: dict[str, Any] = dict(
-        job_id="j", provider="pv", compute_units=1, payment=1, block_height=HEIGHT,
-        verified=False, provider_signature=SIG, signature_nonce=0,
-    )  # fmt: skip
-    return ComputeReceipt(**{**fields, **changes})
-
-
-def energy(**changes: Any) -> EnergyReceipt:
-    fields: dict[str, Any] = dict(
-        contract_id="ec", provider="pv", energy_units=1, price=1, block_height=HEIGHT,
-        proof_hash=bytes(32), provider_signature=SIG, signature_nonce=0,
-    )  # fmt: skip
-    return EnergyReceipt(**{**fields, **changes})
-
-
-def ad(**changes: Any) -> AdReceipt:
-    fields: dict[str, Any] = dict(
-        campaign_id="c", creative_id="cr", publisher="pb", impressions=1, spend=1,
-        block_height=HEIGHT, conversions=0, publisher_signature=SIG, signature_nonce=0,
-    )  # fmt: skip
-    return AdReceipt(**{**fields, **changes})
 
 
 def test_encoded_receipts_breaking_each_rule_give_the_reference_mask(
