@@ -146,6 +146,12 @@ class _Gpu:
             self._job = (job, _search_args(self.cp, job))
         return self._job[1]
 
+    def launch(self, name: str, grid: int, args: tuple[Any, ...]) -> None:
+        """Launch on this GPU's stream: CuPy launches on the current one."""
+        kernel = self.kernel(name)
+        with self.stream:
+            kernel((grid,), (THREADS_PER_BLOCK,), args)
+
     def kernel(self, name: str) -> Any:
         """A compiled kernel, built once per device and checked for spills."""
         if name not in self._kernels:
@@ -268,9 +274,7 @@ class CudaBackend(Backend):
             tail = (gpu.lowest, gpu.results, np.uint32(RESULT_CAPACITY), gpu.n_results)
             span = (np.uint64(start), np.uint64(count))
 
-            kernel = gpu.kernel(f"{job.algo}_search")
-            args = (*head, *span, *tail)
-            kernel((gpu.grid,), (THREADS_PER_BLOCK,), args, stream=gpu.stream)
+            gpu.launch(f"{job.algo}_search", gpu.grid, (*head, *span, *tail))
 
     def check_columns(self, cols: Columns, height: int) -> np.ndarray:
         gpu = self._gpus[0]
@@ -301,17 +305,13 @@ class CudaBackend(Backend):
         mask = cp.empty(n, dtype=cp.uint16)
         units = cp.empty(n, dtype=cp.uint64)
 
-        gpu.kernel("validate_columns")(
-            (_blocks(n),), (THREADS_PER_BLOCK,),
+        gpu.launch(
+            "validate_columns", _blocks(n),
             (matrix, offsets, lengths, np.int64(n), np.uint64(height), mask, units),
-            stream=gpu.stream,
         )  # fmt: skip
         with gpu.stream:
             cumulative = cp.cumsum(units)
-        gpu.kernel("apply_verify_budget")(
-            (_blocks(n),), (THREADS_PER_BLOCK,), (cumulative, np.int64(n), mask),
-            stream=gpu.stream,
-        )  # fmt: skip
+        gpu.launch("apply_verify_budget", _blocks(n), (cumulative, np.int64(n), mask))
         return mask
 
     def time_validation(self, cols: Columns, height: int, repeats: int) -> float:
@@ -364,10 +364,9 @@ class CudaBackend(Backend):
             offsets = _to_device(cp, batch.offsets, gpu.stream)
             lengths = _to_device(cp, batch.lengths, gpu.stream)
             level = cp.empty((n, HASH_LEN), dtype=cp.uint8)
-            gpu.kernel("blake3_leaves")(
-                (_blocks(n),), (THREADS_PER_BLOCK,),
+            gpu.launch(
+                "blake3_leaves", _blocks(n),
                 (buf, offsets, lengths, np.int64(n), np.uint32(merkle.LEAF_TAG), level),
-                stream=gpu.stream,
             )  # fmt: skip
             while level.shape[0] > 1:
                 level = self._parents(gpu, level)
@@ -379,10 +378,9 @@ class CudaBackend(Backend):
         cp = self._cp
         pairs = level.shape[0] // 2
         parents = cp.empty((pairs, HASH_LEN), dtype=cp.uint8)
-        gpu.kernel("blake3_parents")(
-            (_blocks(pairs),), (THREADS_PER_BLOCK,),
+        gpu.launch(
+            "blake3_parents", _blocks(pairs),
             (level, np.int64(pairs), np.uint32(merkle.NODE_TAG), parents),
-            stream=gpu.stream,
         )  # fmt: skip
         # An odd last node is carried up unchanged.
         with gpu.stream:
@@ -395,8 +393,8 @@ def _blocks(n: int) -> int:
 
 def _reset(cp: Any, gpu: _Gpu) -> None:
     with gpu.stream:
-        gpu.lowest.fill(NOT_FOUND)
-        gpu.n_results.fill(0)
+        gpu.lowest.fill(np.uint64(NOT_FOUND))
+        gpu.n_results.fill(np.uint32(0))
 
 
 def _to_device(cp: Any, host: np.ndarray, stream: Any) -> Any:
