@@ -16,11 +16,11 @@ from workloads import HEIGHT, batch, note
 
 from engine import gpu, pipeline
 from engine.backend import Backend
+from engine.bench import bench_job
+from engine.bench import plain_rate as bench_plain_rate
 from engine.header import Algo
-from engine.search import SearchJob, reference_search
+from engine.search import SearchJob
 
-PREFIX_LEN: Final = {Algo.BLAKE3: 116, Algo.SHA256D: 76}
-PLAIN_NONCES: Final = 200_000
 FAST_NONCES: Final = 1 << 23
 GPU_NONCES: Final = 1 << 30
 WARM_UP_NONCES: Final = 1 << 16
@@ -40,14 +40,8 @@ def backend(request: pytest.FixtureRequest, cpu_backend: Backend) -> Iterator[Ba
         yield cuda
 
 
-def job(algo: Algo) -> SearchJob:
-    return SearchJob(algo, bytes(range(PREFIX_LEN[algo])), NOTHING_WINS)
-
-
-def plain_rate(algo: Algo) -> float:
-    began = time.perf_counter()
-    reference_search(job(algo), 0, PLAIN_NONCES)
-    return PLAIN_NONCES / (time.perf_counter() - began)
+# The same header and plain loop as `engine bench`.
+job, plain_rate = bench_job, bench_plain_rate
 
 
 def search_rate(benchmark: Any, backend: Backend, j: SearchJob, label: str) -> float:
