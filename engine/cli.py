@@ -797,6 +797,15 @@ def run_devices(args: argparse.Namespace) -> int:
 
 def run_keygen(args: argparse.Namespace) -> int:
     key = signing.new_key()
+    public = key.verify_key.encode().hex()
+    # The registry is checked before the key file exists, so a refusal
+    # leaves nothing behind.
+    registry = None
+    if args.registry is not None:
+        registry = (
+            load_registry(args.registry) if args.registry.exists() else Registry([])
+        )
+        registry.add_key(args.provider, public, args.from_height)
     try:
         with args.out.open("x") as handle:
             os.chmod(args.out, 0o600)
@@ -807,18 +816,19 @@ def run_keygen(args: argparse.Namespace) -> int:
         ) from None
     except OSError as exc:
         raise InputError(f"cannot write {args.out}: {exc.strerror}.") from exc
-    public = key.verify_key.encode().hex()
-    if args.registry is not None:
-        registry = (
-            load_registry(args.registry) if args.registry.exists() else Registry([])
-        )
-        registry.add_key(args.provider, public, args.from_height)
+    if registry is not None:
         registry.save(args.registry)
-    print(f"{args.provider}: public key {public}; private key in {args.out}")
+        where = f"added to {args.registry}"
+    else:
+        where = "not registered anywhere (use --registry FILE)"
+    print(f"{args.provider}: public key {public}, {where}; private key in {args.out}")
     return EXIT_OK
 
 
 def run_sign(args: argparse.Namespace) -> int:
+    protected = {args.key.resolve(), args.file.resolve()}
+    if args.out.resolve() in protected:
+        raise InputError(f"--out {args.out} is the key or the input; give a new file.")
     try:
         seed = bytes.fromhex(read_file(args.key).decode().strip())
         key = signing.key_from_seed(seed)

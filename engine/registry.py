@@ -24,8 +24,10 @@ import msgspec
 from nacl.signing import SigningKey, VerifyKey
 
 from engine.errors import InputError
+from engine.receipts import U64_MAX
 
 DEMO_PROVIDERS: Final = 64
+KEY_LEN: Final = 32
 DEMO_SEED_DOMAIN: Final = b"receipt-engine demo key "
 
 
@@ -47,12 +49,21 @@ class RegistryFile(msgspec.Struct, forbid_unknown_fields=True):
 
 class Registry:
     def __init__(self, providers: list[Provider]) -> None:
+        ids = [p.id for p in providers]
+        repeated = {i for i in ids if ids.count(i) > 1}
+        if repeated:
+            raise InputError(f"provider {sorted(repeated)[0]!r} is listed twice.")
         self.providers = {p.id: p for p in providers}
         self._keys = {p.id: self._spans(p) for p in providers}
 
     @staticmethod
     def _spans(p: Provider) -> list[tuple[int, int | None, VerifyKey]]:
-        return [(k.from_height, k.to_height, _verify_key(p.id, k)) for k in p.keys]
+        if not p.id:
+            raise InputError("a provider id must not be empty.")
+        spans = [(k.from_height, k.to_height, _verify_key(p.id, n, k))
+                 for n, k in enumerate(p.keys)]  # fmt: skip
+        _check_spans(p.id, spans)
+        return spans
 
     def key(self, provider: str, height: int) -> VerifyKey | None:
         """The key that signs `provider`'s receipts at `height`, if any."""
@@ -63,18 +74,27 @@ class Registry:
 
     def add_key(self, provider: str, public_key: str, from_height: int) -> None:
         """Add a key from `from_height` on, retiring the provider's open key."""
-        entry = self.providers.get(provider) or Provider(provider, [])
+        entry = self.providers.setdefault(provider, Provider(provider, []))
+        latest = max((k.from_height for k in entry.keys), default=-1)
+        if from_height <= latest:
+            raise InputError(
+                f"{provider!r} already has a key from height {latest}; a new key "
+                f"must start later (--from-height > {latest})."
+            )
         for span in entry.keys:
             if span.to_height is None or span.to_height > from_height:
                 span.to_height = from_height
         entry.keys.append(KeySpan(public_key, from_height))
-        self.__init__(
-            [*(p for p in self.providers.values() if p.id != provider), entry]
-        )
+        self._keys[provider] = self._spans(entry)
 
     def save(self, path: Path) -> None:
         body = RegistryFile(list(self.providers.values()))
-        path.write_bytes(msgspec.json.format(msgspec.json.encode(body), indent=2))
+        try:
+            path.write_bytes(msgspec.json.format(msgspec.json.encode(body), indent=2))
+        except OSError as exc:
+            raise InputError(
+                f"cannot write the registry {path}: {exc.strerror}."
+            ) from exc
 
 
 def load_registry(path: Path) -> Registry:
@@ -86,13 +106,36 @@ def load_registry(path: Path) -> Registry:
         return Registry(msgspec.json.decode(data, type=RegistryFile).providers)
     except msgspec.DecodeError as exc:
         raise InputError(f"{path} is not a provider registry: {exc}.") from exc
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
 
 
-def _verify_key(provider: str, span: KeySpan) -> VerifyKey:
+def _verify_key(provider: str, index: int, span: KeySpan) -> VerifyKey:
     try:
-        return VerifyKey(bytes.fromhex(span.public_key))
-    except ValueError as exc:
-        raise InputError(f"provider {provider!r}: bad public key: {exc}.") from exc
+        raw = bytes.fromhex(span.public_key)
+        if len(raw) != KEY_LEN:
+            raise ValueError(f"{len(raw)} bytes, not {KEY_LEN}")
+        return VerifyKey(raw)
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"provider {provider!r}, key {index}: not a 64-hex-digit ed25519 "
+            f"public key ({exc})."
+        ) from None
+
+
+def _check_spans(provider: str, spans: list[tuple[int, int | None, VerifyKey]]) -> None:
+    """Heights within u64, each range non-empty, no two ranges overlapping."""
+    ordered = sorted(spans, key=lambda span: span[0])
+    for n, (start, end, _) in enumerate(ordered):
+        top = U64_MAX if end is None else end
+        if not 0 <= start < top <= U64_MAX:
+            raise InputError(
+                f"provider {provider!r}: key heights {start}..{end} are not a "
+                f"range within 0..2**64-1."
+            )
+        later = ordered[n + 1][0] if n + 1 < len(ordered) else None
+        if later is not None and later < top:
+            raise InputError(f"provider {provider!r}: two keys cover height {later}.")
 
 
 def demo_names() -> list[str]:

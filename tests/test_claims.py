@@ -14,10 +14,11 @@ from engine.claims import Claims, RecentWindow
 from engine.cli import main
 from engine.demo import demo_receipts
 from engine.encoding import encode_batch
+from engine.errors import InputError
 from engine.pipeline import validate
 from engine.receipt_files import receipt_to_json
 from engine.receipts import Receipt
-from engine.registry import Registry, demo_key, demo_registry
+from engine.registry import Registry, demo_key, demo_registry, load_registry
 from engine.signing import Check, Verifier, digest, new_key, sign, signer
 
 HEIGHT = 6
@@ -135,3 +136,43 @@ def test_only_the_valid_rows_are_checked() -> None:
     receipts[0] = changed(receipts[0], block_height=HEIGHT + 1)
     claims = Claims(demo_registry())
     assert claims.check(receipts, np.array([1])) == []
+
+
+def test_a_rotation_must_move_forward(tmp_path: Path) -> None:
+    registry = tmp_path / "r.json"
+    base = ["keygen", "--provider", "p", "--registry", str(registry)]
+    assert main([*base, "--out", str(tmp_path / "a"), "--from-height", "5"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--from-height", "3"]) == 2
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [{"from_height": 0}, {"from_height": 0}],
+        [{"from_height": 5, "to_height": 3}],
+        [{"from_height": -1}],
+        [{"from_height": 2**64}],
+    ],
+)
+def test_registries_with_impossible_key_ranges_are_refused(
+    tmp_path: Path, keys: list[dict[str, int]]
+) -> None:
+    public = new_key().verify_key.encode().hex()
+    body = {
+        "providers": [{"id": "p", "keys": [{"public_key": public, **k} for k in keys]}]
+    }
+    (tmp_path / "r.json").write_text(json.dumps(body))
+    with pytest.raises(InputError):
+        load_registry(tmp_path / "r.json")
+
+
+def test_sign_refuses_to_write_over_its_key(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    assert main(["keygen", "--provider", "p", "--out", str(key)]) == 0
+    (tmp_path / "r.json").write_text("[]")
+    assert (
+        main(["sign", str(tmp_path / "r.json"), "--key", str(key), "--out", str(key)])
+        == 2
+    )
+    assert len(key.read_text().strip()) == 64
