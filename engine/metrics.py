@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -56,32 +56,26 @@ class NodeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.receipts = {
-            m: Counter(f"receipts_{m}", f"{m} receipts included in blocks", registry=r)
-            for m in MARKETS
-        }
+        self.receipts = _per_market(
+            Counter, "receipts_{m}", "{m} receipts included in blocks", r
+        )
         self.per_block = Gauge(
             "receipts_per_block", "receipts in the last block", registry=r
         )
-        self.market_per_block = {
-            m: Gauge(
-                f"receipts_{m}_per_block", f"{m} receipts in the last block", registry=r
-            )
-            for m in MARKETS
-        }
+        self.market_per_block = _per_market(
+            Gauge, "receipts_{m}_per_block", "{m} receipts in the last block", r
+        )
         self.bytes_per_block = Gauge(
             "receipt_bytes_per_block",
             "encoded receipt bytes in the last block",
             registry=r,
         )
-        self.settlement = {
-            m: Gauge(
-                f"receipt_settlement_{m}_ct",
-                f"{m} settlement value in the last block (sum of price/payment/spend)",
-                registry=r,
-            )
-            for m in MARKETS
-        }
+        self.settlement = _per_market(
+            Gauge,
+            "receipt_settlement_{m}_ct",
+            "{m} settlement value in the last block (sum of price/payment/spend)",
+            r,
+        )
         self.encoding_failures = Counter(
             "receipt_encoding_failures",
             "receipts that could not be encoded",
@@ -95,12 +89,9 @@ class NodeMetrics:
             "receipt inputs that did not decode",
             registry=r,
         )
-        self.pending = {
-            m: Gauge(
-                f"pending_receipts_{m}", f"{m} receipts waiting for a block", registry=r
-            )
-            for m in MARKETS
-        }
+        self.pending = _per_market(
+            Gauge, "pending_receipts_{m}", "{m} receipts waiting for a block", r
+        )
         self.drains = Counter(
             "receipt_drain_operations", "drains of the pending queues", registry=r
         )
@@ -156,3 +147,12 @@ class NodeMetrics:
     def set_pending(self, counts: Iterable[tuple[str, int]]) -> None:
         for market, count in counts:
             self.pending[market].set(count)
+
+
+def _per_market(
+    kind: type[Counter] | type[Gauge], name: str, doc: str, registry: CollectorRegistry
+) -> dict[str, Any]:
+    """One metric per market; `name` and `doc` hold a {m} for the market."""
+    return {
+        m: kind(name.format(m=m), doc.format(m=m), registry=registry) for m in MARKETS
+    }
