@@ -205,10 +205,10 @@ def test_a_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_second_node_on_the_same_chain_is_refused(tmp_path: Path) -> None:
-    from engine.cli import _only_node
+    from engine.cli_node import only_node
 
     db = tmp_path / "c.db"
-    with _only_node(db), pytest.raises(InputError, match="in use"), _only_node(db):
+    with only_node(db), pytest.raises(InputError, match="in use"), only_node(db):
         pass
 
 
